@@ -1,0 +1,213 @@
+import CLibPQ
+import Foundation
+
+/// One PostgreSQL connection, owned by one thread at a time.
+///
+/// Owns the libpq `PGconn`; nothing outside this module sees it. libpq connections are not
+/// safe for concurrent use, so a `Connection` must be used by one thread at a time: the
+/// worker pool gives each thread its own. It is `@unchecked Sendable` only so that it can be
+/// handed to the thread that will own it.
+///
+/// A broken connection is re-opened on the next call (`PQreset`), so a restarted database
+/// costs the callers that were in flight an error, and nothing more.
+public final class Connection: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    public let url: String
+
+    /// Opens a connection; `url` is a libpq connection string or URI.
+    public init(url: String) throws {
+        self.url = url
+        handle = PQconnectdb(url)
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            let error = PostgresError.connection(handle, "could not connect to PostgreSQL")
+            if let handle { PQfinish(handle) }
+            self.handle = nil
+            throw error
+        }
+        try configureSession()
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Every session speaks UTC and the same date style, so timestamps parse the same way.
+    private func configureSession() throws {
+        try execute("SET TIME ZONE 'UTC'")
+    }
+
+    /// Whether the connection is usable now (no round trip).
+    public var isOpen: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Runs `body` with the raw handle, re-opening the connection first if it broke.
+    private func withHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        if handle == nil {
+            handle = PQconnectdb(url)
+        }
+        guard let current = handle else {
+            throw PostgresError(kind: .connection, message: "out of memory opening a connection")
+        }
+        if PQstatus(current) != CONNECTION_OK {
+            PQreset(current)
+            guard PQstatus(current) == CONNECTION_OK else {
+                throw PostgresError.connection(current, "connection lost and could not be re-opened")
+            }
+            try configureSessionAfterReset(current)
+        }
+        return try body(current)
+    }
+
+    private func configureSessionAfterReset(_ handle: OpaquePointer) throws {
+        guard let result = PQexec(handle, "SET TIME ZONE 'UTC'") else {
+            throw PostgresError.connection(handle, "could not configure the session")
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+            throw PostgresError.from(result: result, connection: handle)
+        }
+    }
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    public func query(_ query: SQLQuery) throws -> Rows {
+        try withHandle { handle in
+            let result = try Connection.exec(handle, query)
+            return Rows(result: result)
+        }
+    }
+
+    /// Runs a statement and returns how many rows it changed.
+    @discardableResult
+    public func execute(_ statement: SQLQuery) throws -> Int {
+        try query(statement).affectedRows
+    }
+
+    /// Runs several statements separated by semicolons, with no parameters (migrations).
+    public func executeScript(unsafeSQL script: String) throws {
+        try withHandle { handle in
+            guard let result = PQexec(handle, script) else {
+                throw PostgresError.connection(handle, "out of memory")
+            }
+            defer { PQclear(result) }
+            let status = PQresultStatus(result)
+            guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+                throw PostgresError.from(result: result, connection: handle)
+            }
+        }
+    }
+
+    private static func exec(_ handle: OpaquePointer, _ query: SQLQuery) throws -> OpaquePointer {
+        let count = Int32(query.parameters.count)
+        let result: OpaquePointer? = withCStrings(query.parameters) { values in
+            PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
+        }
+        guard let result else {
+            throw PostgresError.connection(handle, "no result from PostgreSQL")
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            return result
+        default:
+            let error = PostgresError.from(result: result, connection: handle)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    ///
+    /// The isolation level defaults to READ COMMITTED; pass `.serializable` where a decision
+    /// reads what it then writes and no row lock protects it.
+    public func transaction<T>(
+        _ isolation: IsolationLevel = .readCommitted, _ body: (Connection) throws -> T
+    ) throws -> T {
+        try execute(SQLQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            if isOpen { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+        try execute("COMMIT")
+        return value
+    }
+
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    // MARK: LISTEN / NOTIFY
+
+    /// Starts listening on a channel (an identifier chosen by code).
+    public func listen(_ channel: String) throws {
+        try execute(SQLQuery(unsafeSQL: "LISTEN \(Connection.quoteIdentifier(channel))"))
+    }
+
+    /// Waits up to `timeout` seconds for notifications and returns those that arrived.
+    public func waitForNotifications(timeout: Double) throws -> [Notification] {
+        try withHandle { handle in
+            var received = Connection.drainNotifications(handle)
+            if !received.isEmpty { return received }
+            let socket = PQsocket(handle)
+            guard socket >= 0 else { throw PostgresError.connection(handle, "no socket") }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(timeout * 1000))
+            if ready < 0, errno != EINTR {
+                throw PostgresError(kind: .connection, message: "poll failed: errno \(errno)")
+            }
+            if ready > 0 {
+                guard PQconsumeInput(handle) == 1 else {
+                    throw PostgresError.connection(handle, "connection lost while listening")
+                }
+                received = Connection.drainNotifications(handle)
+            }
+            return received
+        }
+    }
+
+    private static func drainNotifications(_ handle: OpaquePointer) -> [Notification] {
+        var received: [Notification] = []
+        PQconsumeInput(handle)
+        while let raw = PQnotifies(handle) {
+            received.append(
+                Notification(
+                    channel: String(cString: raw.pointee.relname),
+                    payload: String(cString: raw.pointee.extra)))
+            PQfreemem(raw)
+        }
+        return received
+    }
+
+    /// A message sent with `NOTIFY channel, 'payload'`.
+    public struct Notification: Sendable, Equatable {
+        public let channel: String
+        public let payload: String
+    }
+
+    /// Quotes an identifier the way PostgreSQL's `quote_ident` does.
+    public static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// Calls `body` with an array of C strings (NULL for nil) that live for the call.
+private func withCStrings<R>(
+    _ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+) -> R {
+    if values.isEmpty { return body(nil) }
+    var owned: [UnsafeMutablePointer<CChar>?] = values.map { value in
+        value.map { strdup($0) }
+    }
+    defer { owned.forEach { free($0) } }
+    return owned.withUnsafeMutableBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) {
+            body($0)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+print("encore-bench: not yet")

@@ -21,12 +21,13 @@ let package = Package(
         // C libraries, through system-library targets: a module map and a shim header, nothing more.
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq"),
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // Thin, safe wrappers that own every C pointer.
         .target(
             name: "FastCGI",
             dependencies: [
-                "CFastCGI",
+                "CFastCGI", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
@@ -63,7 +64,7 @@ let package = Package(
                 "FastCGI", "Postgres", "EventStore", "Web",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Templates"), .copy("Migrations")],
+            resources: [.copy("Templates"), .copy("OpenAPI")],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -43,9 +43,10 @@ public struct Migrator: Sendable {
         for migration in migrations {
             let done: Bool = try connection.transaction { tx in
                 try tx.execute("SELECT pg_advisory_xact_lock(\(Migrator.lockKey))")
-                let exists = try tx.query(
-                    "SELECT 1 FROM schema_migrations WHERE version = \(migration.version)"
-                ).count > 0
+                let exists =
+                    try tx.query(
+                        "SELECT 1 FROM schema_migrations WHERE version = \(migration.version)"
+                    ).count > 0
                 if exists { return false }
                 try tx.executeScript(unsafeSQL: migration.sql)
                 try tx.execute(
@@ -54,7 +55,8 @@ public struct Migrator: Sendable {
             }
             if done {
                 applied.append(migration.version)
-                logger?.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                logger?.info(
+                    "applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
         }
         return applied

@@ -175,7 +175,8 @@ enum PostgresTimestamp {
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         let s = Int(secondOfDay)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(s / 3600, 2)):\(pad(s / 60 % 60, 2)):\(pad(s % 60, 2)).\(pad(Int(micros), 6))+00"
+        return
+            "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(s / 3600, 2)):\(pad(s / 60 % 60, 2)):\(pad(s % 60, 2)).\(pad(Int(micros), 6))+00"
     }
 
     /// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).

@@ -1,1 +1,14 @@
-print("hi")
+import ArgumentParser
+
+/// `encore`: the pool, and the operator's tools.
+struct EncoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encore",
+        abstract: "Encore concert ticketing: the FastCGI worker pool and its tools.",
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, SeedCommand.self,
+            WorkerCommand.self, BackgroundCommand.self,
+        ])
+}
+
+EncoreCommand.main()

@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import Postgres
+
+/// One worker thread's PostgreSQL connection, opened on first use and re-opened after a loss.
+///
+/// A worker starts even when PostgreSQL is down: `/healthz` then answers 503, pages that need
+/// the database answer 503, and the next request after the database returns reconnects.
+final class ThreadDatabase {
+    private let url: String
+    private let statementTimeoutMs: Int
+    private var connection: Connection?
+    private let logger: Logger
+
+    init(url: String, statementTimeout: Double, logger: Logger) {
+        self.url = url
+        self.statementTimeoutMs = Int(statementTimeout * 1000)
+        self.logger = logger
+    }
+
+    /// The open connection, or a 503-worthy error.
+    func connect() throws -> Connection {
+        if let connection, connection.isOpen { return connection }
+        connection = nil
+        do {
+            let opened = try Connection(url: url)
+            // A request never waits on PostgreSQL longer than the pool lets it run.
+            try opened.execute(SQLQuery(unsafeSQL: "SET statement_timeout = \(statementTimeoutMs)"))
+            connection = opened
+            return opened
+        } catch {
+            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Runs `body` on the connection; a lost connection is dropped so the next call re-opens it.
+    func with<T>(_ body: (Connection) throws -> T) throws -> T {
+        let connection = try connect()
+        do {
+            return try body(connection)
+        } catch let error as PostgresError where error.kind == .connection {
+            self.connection = nil
+            throw error
+        }
+    }
+}

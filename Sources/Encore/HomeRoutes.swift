@@ -1,0 +1,28 @@
+import Postgres
+import Web
+
+/// The front page.
+enum HomeRoutes {
+    static func register(_ router: inout Router<RequestContext>) {
+        router.get("/") { _, context in
+            let settings: [String: String]
+            do {
+                settings = try context.database.with { connection in
+                    var values: [String: String] = [:]
+                    for row in try connection.query("SELECT key, value FROM site_settings") {
+                        values[try row.decode("key")] = try row.decode("value")
+                    }
+                    return values
+                }
+            } catch {
+                throw HTTPError.unavailable
+            }
+            let page: [String: Any] = [
+                "title": settings["site_name"] ?? "Encore",
+                "siteName": settings["site_name"] ?? "Encore",
+                "tagline": settings["tagline"] ?? "",
+            ]
+            return .html(try context.templates.render("home", page))
+        }
+    }
+}

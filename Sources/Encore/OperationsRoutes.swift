@@ -1,0 +1,31 @@
+import FastCGI
+import Postgres
+import Web
+
+/// `/healthz`, `/status`, `/metrics` and the OpenAPI document.
+enum OperationsRoutes {
+    static func register(_ router: inout Router<RequestContext>) {
+        router.get("/healthz") { _, context in
+            do {
+                _ = try context.database.with { try $0.query("SELECT 1") }
+                return try .json(["status": "ok"])
+                    .with(header: "Cache-Control", "no-store")
+            } catch {
+                return HTTPResponse.error(
+                    HTTPError(status: 503, code: "database_unavailable", message: "PostgreSQL does not answer.")
+                )
+                .with(header: "Cache-Control", "no-store")
+            }
+        }
+        // nginx lets only loopback clients reach these two.
+        router.get("/status") { _, context in
+            try .json(context.thread.status()).with(header: "Cache-Control", "no-store")
+        }
+        router.get("/metrics") { _, context in
+            .text(context.thread.status().prometheusText, contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("/api/openapi.json") { _, context in
+            .rawJSON(context.application.openAPI)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import Glibc
+import Postgres
+import Web
+
+/// Routes that exist only when `ENCORE_TEST_ROUTES=1`, for the pool's end-to-end tests:
+/// a request that waits on PostgreSQL, one that keeps a CPU busy, and an echo of the body.
+enum TestRoutes {
+    static func register(_ router: inout Router<RequestContext>) {
+        router.get("/_test/sleep") { request, context in
+            let seconds = Double(request.query["seconds"] ?? "1") ?? 1
+            do {
+                try context.database.with { _ = try $0.query("SELECT pg_sleep(\(seconds))") }
+            } catch let error as PostgresError where error.isQueryCanceled {
+                throw HTTPError(status: 503, code: "request_timeout", message: "The request ran past its time limit.")
+            }
+            return .text("slept \(seconds)\n")
+        }
+        router.get("/_test/spin") { request, _ in
+            let seconds = Double(request.query["seconds"] ?? "1") ?? 1
+            let end = Date().addingTimeInterval(seconds)
+            var counter = 0
+            while Date() < end { counter &+= 1 }
+            return .text("spun \(counter)\n")
+        }
+        router.post("/_test/echo") { request, _ in
+            try .json(["bytes": request.body.count])
+        }
+        router.get("/_test/pid") { _, _ in
+            try .json(["pid": Int(getpid())])
+        }
+    }
+}

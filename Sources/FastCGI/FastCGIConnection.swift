@@ -1,0 +1,104 @@
+import CFastCGI
+import Glibc
+
+/// One thread's FastCGI request slot: owns the libfcgi `FCGX_Request` and the connection it
+/// reads from.
+///
+/// libfcgi keeps per-request state in this struct, so each worker thread has exactly one and
+/// never shares it; the type is not `Sendable`. Accepting is done by the pool itself
+/// (`epoll` + `accept4`), so that stopping a worker never depends on libfcgi's signal flags:
+/// the accepted socket is handed to libfcgi, which then reads the request's records.
+final class FastCGIConnection {
+    private let request: UnsafeMutablePointer<FCGX_Request>
+
+    /// Initialises libfcgi once per process; must run before any thread starts.
+    static func initializeLibrary() {
+        precondition(FCGX_Init() == 0, "FCGX_Init failed")
+    }
+
+    init(listeningSocket: Int32) {
+        request = .allocate(capacity: 1)
+        request.initialize(to: FCGX_Request())
+        precondition(FCGX_InitRequest(request, listeningSocket, 0) == 0, "FCGX_InitRequest failed")
+    }
+
+    deinit {
+        FCGX_Free(request, 1)
+        request.deinitialize(count: 1)
+        request.deallocate()
+    }
+
+    /// Reads the request's BEGIN_REQUEST and PARAMS records from an accepted socket.
+    ///
+    /// Returns nil when the peer sent something that is not a well-formed FastCGI request;
+    /// libfcgi has then closed the socket, and the thread simply goes back to accepting.
+    func begin(socket: Int32) -> [String: String]? {
+        // libfcgi's accept step is skipped when a socket is already set. `keepConnection` is
+        // set so that the "finish the previous request" step at the top of FCGX_Accept_r does
+        // not close the socket we just handed over; the request's own flags replace it.
+        request.pointee.ipcFd = socket
+        request.pointee.keepConnection = 1
+        guard FCGX_Accept_r(request) == 0 else { return nil }
+        var params: [String: String] = [:]
+        params.reserveCapacity(32)
+        if var entry = request.pointee.envp {
+            while let pointer = entry.pointee {
+                let pair = String(cString: pointer)
+                if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                    params[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+                }
+                entry += 1
+            }
+        }
+        return params
+    }
+
+    /// The socket of the current request: libfcgi may have moved on to another connection
+    /// when the one it was handed turned out malformed.
+    var socket: Int32 { request.pointee.ipcFd }
+
+    /// Reads up to `limit` bytes of the request body. Returns nil if the body is longer.
+    func readBody(limit: Int) -> [UInt8]? {
+        var body: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let read = chunk.withUnsafeMutableBytes { buffer in
+                FCGX_GetStr(
+                    buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
+                    request.pointee.in)
+            }
+            if read <= 0 { break }
+            if body.count + Int(read) > limit { return nil }
+            body.append(contentsOf: chunk[0..<Int(read)])
+        }
+        return body
+    }
+
+    /// Writes the whole response (CGI-style headers, blank line, body).
+    /// Returns false when the peer has gone away.
+    @discardableResult
+    func write(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let count = min(bytes.count - offset, Int(Int32.max))
+            let written = bytes.withUnsafeBytes { buffer in
+                FCGX_PutStr(
+                    buffer.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                    Int32(count), request.pointee.out)
+            }
+            if written < 0 { return false }
+            offset += Int(written)
+        }
+        return true
+    }
+
+    /// Ends the request: flushes, sends END_REQUEST and closes the socket (no keep-alive).
+    func finish() {
+        request.pointee.keepConnection = 0
+        FCGX_Finish_r(request)
+        if request.pointee.ipcFd >= 0 {
+            close(request.pointee.ipcFd)
+            request.pointee.ipcFd = -1
+        }
+    }
+}

@@ -1,0 +1,261 @@
+import Atomics
+import CLinux
+import Glibc
+import Logging
+import Synchronization
+
+/// A worker process: T threads, each accepting and serving FastCGI requests one at a time.
+///
+/// The supervisor hands down the listening socket as fd 3 and the scoreboard as fd 4. Each
+/// thread waits in its own `epoll` set for the listening socket (`EPOLLEXCLUSIVE`, so one
+/// connection wakes one thread) and for the worker's stop event. Stopping (SIGTERM from the
+/// supervisor, or recycling after `maxRequests`) sets the stop event: idle threads leave at
+/// once, busy ones finish the request they serve, and the process exits 0.
+public final class Worker: @unchecked Sendable {
+    // Sendable: the fields are set before any thread starts and read-only afterwards, except
+    // the atomics and the mutex-guarded thread records.
+    public static let listeningSocketFD: Int32 = 3
+    public static let scoreboardFD: Int32 = 4
+
+    let configuration: PoolConfiguration
+    let slot: Int
+    let scoreboard: Scoreboard
+    let logger: Logger
+    let accessLogger: Logger
+    let makeHandler: RequestHandlerFactory
+    private let stopEvent: Int32
+    private let stopping = ManagedAtomic<Bool>(false)
+    private let stopReason = Mutex<String?>(nil)
+    let records: [ThreadRecordCell]
+
+    final class ThreadRecordCell: Sendable {
+        let mutex = Mutex(ThreadRecord())
+        func withLock<T>(_ body: (inout ThreadRecord) -> T) -> T { mutex.withLock { body(&$0) } }
+    }
+
+    /// What the watchdog knows of a thread's current request.
+    struct ThreadRecord {
+        var socket: Int32 = -1
+        var method = ""
+        var path = ""
+        var startedAt = 0
+        var reportedSlow = false
+        var timedOut = false
+    }
+
+    public init(
+        configuration: PoolConfiguration, slot: Int, logger: Logger, makeHandler: @escaping RequestHandlerFactory
+    ) throws {
+        self.configuration = configuration
+        self.slot = slot
+        self.scoreboard = try Scoreboard(mapping: Worker.scoreboardFD)
+        var logger = logger
+        logger[metadataKey: "pid"] = "\(getpid())"
+        self.logger = logger
+        var access = Logger(label: "encore.access")
+        access[metadataKey: "pid"] = "\(getpid())"
+        self.accessLogger = access
+        self.makeHandler = makeHandler
+        stopEvent = eventfd(0, Int32(EFD_CLOEXEC))
+        guard stopEvent >= 0 else { throw SystemError.last("eventfd") }
+        records = (0..<configuration.threads).map { _ in ThreadRecordCell() }
+    }
+
+    /// Runs until told to stop; returns the process exit status.
+    public func run() -> Int32 {
+        Signals.blockForProcess()
+        FastCGIConnection.initializeLibrary()
+        let supervisor = getppid()
+        scoreboard.worker(slot, .pid).store(Int(getpid()), ordering: .relaxed)
+
+        let threads = (0..<configuration.threads).map { index in
+            PosixThread { [self] in self.serve(thread: index) }
+        }
+        let watchdog = PosixThread { [self] in self.watch() }
+        scoreboard.worker(slot, .state).store(Scoreboard.WorkerState.running.rawValue, ordering: .releasing)
+        logger.debug("worker started", metadata: ["slot": "\(slot)", "threads": "\(configuration.threads)"])
+
+        while !stopping.load(ordering: .acquiring) {
+            if let signal = Signals.wait(milliseconds: 250) {
+                switch signal {
+                case SIGTERM, SIGINT, SIGQUIT: requestStop("\(Signals.name(signal)) received")
+                default: break
+                }
+            }
+            if getppid() != supervisor { requestStop("supervisor is gone") }
+        }
+
+        let reason = stopReason.withLock { $0 } ?? "stop"
+        logger.info("worker stopping", metadata: ["slot": "\(slot)", "reason": "\(reason)"])
+        let deadline = Clock.monotonicMilliseconds() + Int(configuration.stopTimeout * 1000)
+        let finished = ManagedAtomic<Int>(0)
+        let joiner = PosixThread {
+            for thread in threads { thread.join() }
+            finished.store(1, ordering: .releasing)
+        }
+        while finished.load(ordering: .acquiring) == 0 && Clock.monotonicMilliseconds() < deadline {
+            usleep(10_000)
+        }
+        if finished.load(ordering: .acquiring) == 0 {
+            logger.error("requests still running at the stop timeout; exiting anyway", metadata: ["slot": "\(slot)"])
+            return 1
+        }
+        joiner.join()
+        watchdog.join()
+        return 0
+    }
+
+    /// Stops accepting; busy threads finish what they serve.
+    func requestStop(_ reason: String) {
+        guard stopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        stopReason.withLock { $0 = reason }
+        scoreboard.worker(slot, .state).store(Scoreboard.WorkerState.draining.rawValue, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(stopEvent, &one, 8)
+    }
+
+    // MARK: Serving
+
+    private func serve(thread index: Int) {
+        let connection = FastCGIConnection(listeningSocket: Worker.listeningSocketFD)
+        let handler = makeHandler(
+            WorkerThreadContext(
+                workerSlot: slot, threadIndex: index, configuration: configuration,
+                status: { [scoreboard] in scoreboard.snapshot() }))
+        let poller = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(poller >= 0, "epoll_create1 failed")
+        defer { close(poller) }
+        var listenEvent = epoll_event(
+            events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, data: epoll_data_t(fd: Worker.listeningSocketFD))
+        var stopEventSpec = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: stopEvent))
+        precondition(epoll_ctl(poller, EPOLL_CTL_ADD, Worker.listeningSocketFD, &listenEvent) == 0, "epoll_ctl listen")
+        precondition(epoll_ctl(poller, EPOLL_CTL_ADD, stopEvent, &stopEventSpec) == 0, "epoll_ctl stop")
+        var ready = [epoll_event](repeating: epoll_event(), count: 2)
+        let timeout = timeval(tv_sec: Int(configuration.requestTimeout.rounded(.up)), tv_usec: 0)
+
+        while !stopping.load(ordering: .relaxed) {
+            let count = epoll_wait(poller, &ready, 2, 1000)
+            if count <= 0 { continue }
+            if ready[0..<Int(count)].contains(where: { $0.data.fd == stopEvent }) { break }
+            let socket = accept(Worker.listeningSocketFD, nil, nil)
+            if socket < 0 {
+                let error = errno
+                if error != EAGAIN && error != EINTR && error != ECONNABORTED {
+                    logger.error("accept failed", metadata: ["errno": "\(error)"])
+                    usleep(10_000)
+                }
+                continue
+            }
+            var limit = timeout
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            serveConnection(socket, connection: connection, handler: handler, thread: index)
+        }
+    }
+
+    private func serveConnection(
+        _ socket: Int32, connection: FastCGIConnection, handler: RequestHandler, thread index: Int
+    ) {
+        let started = Clock.monotonicMilliseconds()
+        scoreboard.thread(slot, index, .active).store(1, ordering: .relaxed)
+        defer { scoreboard.thread(slot, index, .active).store(0, ordering: .relaxed) }
+        guard let params = connection.begin(socket: socket) else {
+            logger.warning("malformed FastCGI request dropped", metadata: ["thread": "\(index)"])
+            return
+        }
+        let method = params["REQUEST_METHOD"] ?? "GET"
+        let path = FastCGIRequest(params: params).path
+        records[index].withLock {
+            $0 = ThreadRecord(socket: connection.socket, method: method, path: path, startedAt: started)
+        }
+
+        let response: FastCGIResponse
+        if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > configuration.bodyLimit {
+            response = rejectBody()
+        } else if let body = connection.readBody(limit: configuration.bodyLimit) {
+            response = handler.handle(FastCGIRequest(params: params, body: body))
+        } else {
+            response = rejectBody()
+        }
+        connection.write(response.serialized)
+        records[index].withLock { $0.socket = -1 }
+        connection.finish()
+
+        let served = scoreboard.worker(slot, .requestsServed).loadThenWrappingIncrement(ordering: .relaxed) + 1
+        accessLogger.info(
+            "request",
+            metadata: [
+                "method": "\(method)", "path": "\(path)", "status": "\(response.status)",
+                "ms": "\(Clock.monotonicMilliseconds() - started)",
+            ])
+        if configuration.maxRequests > 0 && served >= configuration.maxRequests {
+            requestStop("recycled after \(served) requests")
+        }
+    }
+
+    private func rejectBody() -> FastCGIResponse {
+        scoreboard.worker(slot, .rejectedBodies).wrappingIncrement(ordering: .relaxed)
+        return .error(
+            413, code: "payload_too_large",
+            message: "The request body is larger than \(configuration.bodyLimit) bytes.")
+    }
+
+    // MARK: Watchdog
+
+    /// Writes the slow log and ends requests that run past the request timeout.
+    ///
+    /// A request that overruns is ended by shutting its socket down (the web server answers
+    /// 502/504 at once). Its thread may be stuck in code that will not return, so the worker
+    /// then retires: it stops accepting, and the supervisor starts a replacement.
+    private func watch() {
+        let slowMs = Int(configuration.slowRequest * 1000)
+        let timeoutMs = Int(configuration.requestTimeout * 1000)
+        while true {
+            let count = pollStop(milliseconds: 100)
+            let now = Clock.monotonicMilliseconds()
+            for (index, record) in records.enumerated() {
+                record.withLock { current in
+                    guard current.socket >= 0 else { return }
+                    let elapsed = now - current.startedAt
+                    if elapsed >= slowMs && !current.reportedSlow {
+                        current.reportedSlow = true
+                        scoreboard.worker(slot, .slowRequests).wrappingIncrement(ordering: .relaxed)
+                        logger.warning(
+                            "slow request",
+                            metadata: [
+                                "method": "\(current.method)", "path": "\(current.path)", "ms": "\(elapsed)",
+                                "thread": "\(index)", "slow_log": "true",
+                            ])
+                    }
+                    if elapsed >= timeoutMs && !current.timedOut {
+                        current.timedOut = true
+                        scoreboard.worker(slot, .timeouts).wrappingIncrement(ordering: .relaxed)
+                        logger.error(
+                            "request timed out; ending it and retiring this worker",
+                            metadata: [
+                                "method": "\(current.method)", "path": "\(current.path)", "ms": "\(elapsed)",
+                                "thread": "\(index)", "slow_log": "true",
+                            ])
+                        shutdown(current.socket, Int32(SHUT_RDWR))
+                        requestStop("a request timed out")
+                    }
+                }
+            }
+            if count && stopping.load(ordering: .relaxed) && allIdle() { return }
+        }
+    }
+
+    private func allIdle() -> Bool {
+        records.allSatisfy { $0.withLock { $0.socket < 0 } }
+            && (0..<configuration.threads).allSatisfy {
+                scoreboard.thread(slot, $0, .active).load(ordering: .relaxed) == 0
+            }
+    }
+
+    /// Sleeps up to `milliseconds`, waking early when the stop event is set; true if it is set.
+    private func pollStop(milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: stopEvent, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, milliseconds) > 0
+    }
+}

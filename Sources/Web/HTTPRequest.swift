@@ -1,0 +1,96 @@
+import FastCGI
+import Foundation
+
+/// An HTTP request as a route sees it: method, decoded path, query, headers, cookies and body.
+public struct HTTPRequest: Sendable {
+    public let method: String
+    /// The path, percent-decoded.
+    public let path: String
+    public let query: [String: String]
+    public let body: [UInt8]
+    public let params: [String: String]
+    /// Values captured by the route pattern (`/concerts/:id` -> `id`).
+    public internal(set) var routeParameters: [String: String] = [:]
+
+    public init(_ raw: FastCGIRequest) {
+        method = raw.method.uppercased()
+        path = raw.path.removingPercentEncoding ?? raw.path
+        query = FormDecoder.decode(raw.query)
+        body = raw.body
+        params = raw.params
+    }
+
+    /// A request header, by its HTTP name (`Content-Type`, `Authorization`).
+    public func header(_ name: String) -> String? {
+        switch name.lowercased() {
+        case "content-type": return params["CONTENT_TYPE"]
+        case "content-length": return params["CONTENT_LENGTH"]
+        default:
+            return params["HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")]
+        }
+    }
+
+    public var remoteAddress: String { params["REMOTE_ADDR"] ?? "" }
+
+    /// Whether the client reached nginx over HTTPS.
+    public var isSecure: Bool { params["HTTPS"] == "on" || params["REQUEST_SCHEME"] == "https" }
+
+    public var cookies: [String: String] {
+        guard let header = header("Cookie") else { return [:] }
+        var result: [String: String] = [:]
+        for part in header.split(separator: ";") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            let name = pair[0].trimmingCharacters(in: .whitespaces)
+            if result[name] == nil { result[name] = pair[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return result
+    }
+
+    /// Whether the client asked for JSON rather than a page (API paths always do).
+    public var wantsJSON: Bool {
+        path.hasPrefix("/api/") || path == "/api" || (header("Accept")?.contains("application/json") ?? false)
+    }
+
+    /// The URL-encoded form fields of the body.
+    public var form: [String: String] {
+        FormDecoder.decode(String(decoding: body, as: UTF8.self))
+    }
+
+    /// Decodes a JSON body, or throws a 400 that says what is wrong.
+    public func decodeJSON<T: Decodable>(_ type: T.Type) throws -> T {
+        guard !body.isEmpty else { throw HTTPError.badRequest("The request body is empty; JSON was expected.") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw HTTPError(
+                status: 422, code: "missing_field", message: "The field '\(key.stringValue)' is required.",
+                field: key.stringValue)
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw HTTPError(
+                status: 422, code: "invalid_field", message: "The field '\(field)' has the wrong type.", field: field)
+        } catch {
+            throw HTTPError.badRequest("The request body is not valid JSON.")
+        }
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text.
+public enum FormDecoder {
+    public static func decode(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = unescape(parts[0])
+            let value = parts.count > 1 ? unescape(parts[1]) : ""
+            if !name.isEmpty, result[name] == nil { result[name] = value }
+        }
+        return result
+    }
+
+    static func unescape(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+}

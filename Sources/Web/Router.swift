@@ -1,0 +1,134 @@
+import FastCGI
+import Logging
+
+/// Maps method and path to a handler. Patterns are literal segments and `:name` captures.
+///
+/// `Context` is whatever the application gives each request (its database connection, the
+/// signed-in user...). Every route is registered with who may use it by the application's own
+/// wrapper; the router itself only matches.
+public struct Router<Context>: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest, inout Context) throws -> HTTPResponse
+
+    struct Route: Sendable {
+        let method: String
+        let segments: [Segment]
+        let handler: Handler
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case capture(String)
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+        let segments = Router.split(pattern).map { part -> Segment in
+            part.hasPrefix(":") ? .capture(String(part.dropFirst())) : .literal(String(part))
+        }
+        routes.append(Route(method: method.uppercased(), segments: segments, handler: handler))
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping Handler) { add("GET", pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping Handler) { add("POST", pattern, handler) }
+    public mutating func put(_ pattern: String, _ handler: @escaping Handler) { add("PUT", pattern, handler) }
+    public mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add("PATCH", pattern, handler) }
+    public mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
+
+    public enum Match {
+        case found(Handler, [String: String])
+        case methodNotAllowed
+        case notFound
+    }
+
+    /// Finds the route for a request; HEAD is served by GET routes.
+    public func match(method: String, path: String) -> Match {
+        let parts = Router.split(path)
+        var pathMatched = false
+        for route in routes {
+            guard let captures = Router.captures(route.segments, parts) else { continue }
+            pathMatched = true
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .found(route.handler, captures)
+            }
+        }
+        return pathMatched ? .methodNotAllowed : .notFound
+    }
+
+    static func split(_ path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: true)
+    }
+
+    static func captures(_ segments: [Segment], _ parts: [Substring]) -> [String: String]? {
+        guard segments.count == parts.count else { return nil }
+        var captures: [String: String] = [:]
+        for (segment, part) in zip(segments, parts) {
+            switch segment {
+            case .literal(let text): if text != part { return nil }
+            case .capture(let name): captures[name] = String(part)
+            }
+        }
+        return captures
+    }
+
+    /// Runs the matching route and turns every outcome into a response: an `HTTPError` into
+    /// its status and body, anything else into a logged, generic 500.
+    public func respond(to raw: FastCGIRequest, context: inout Context, logger: Logger) -> FastCGIResponse {
+        var request = HTTPRequest(raw)
+        let response: HTTPResponse
+        switch match(method: request.method, path: request.path) {
+        case .found(let handler, let captures):
+            request.routeParameters = captures
+            do {
+                response = try handler(request, &context)
+            } catch let error as HTTPError {
+                response = Router.render(error, for: request)
+            } catch {
+                logger.error("unhandled error", metadata: ["path": "\(request.path)", "error": "\(error)"])
+                response = Router.render(.internalError, for: request)
+            }
+        case .methodNotAllowed:
+            response = Router.render(.methodNotAllowed, for: request)
+        case .notFound:
+            response = Router.render(.notFound, for: request)
+        }
+        var out = response
+        if request.method == "HEAD" { out.body = [] }
+        return out.fastCGI
+    }
+
+    /// Error pages: JSON for API clients, a small HTML page for browsers.
+    public static func render(_ error: HTTPError, for request: HTTPRequest) -> HTTPResponse {
+        if request.wantsJSON { return .error(error) }
+        let page = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(error.message))</title>\
+            <link rel="stylesheet" href="/css/encore.css"></head><body><main class="container error-page">\
+            <h1>\(error.status)</h1><p>\(HTML.escape(error.message))</p><p><a href="/">Back to concerts</a></p>\
+            </main></body></html>
+            """
+        var response = HTTPResponse.html(page, status: error.status)
+        for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) { response.headers.append((name, value)) }
+        return response
+    }
+}
+
+/// HTML escaping for the few places that build markup in code rather than in templates.
+public enum HTML {
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}

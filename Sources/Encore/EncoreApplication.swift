@@ -1,5 +1,6 @@
 import FastCGI
 import Foundation
+import Glibc
 import Logging
 import Postgres
 import Web
@@ -10,10 +11,12 @@ public struct EncoreApplication: Sendable {
     let templates: Templates
     let openAPI: [UInt8]
     let logger: Logger
+    let testRoutes: Bool
 
     /// Loads templates and the OpenAPI document and registers every route.
     public init(testRoutes: Bool = false, logger: Logger) throws {
         self.logger = logger
+        self.testRoutes = testRoutes
         templates = try Templates(directory: Resources.templatesDirectory)
         openAPI = Resources.openAPIDocument
         var router = Router<RequestContext>()
@@ -52,6 +55,8 @@ final class EncoreRequestHandler: RequestHandler {
     }
 
     func handle(_ request: FastCGIRequest) -> FastCGIResponse {
-        context.application.router.respond(to: request, context: &context, logger: context.logger)
+        var response = context.application.router.respond(to: request, context: &context, logger: context.logger)
+        if context.application.testRoutes { response.headers.append(("X-Encore-Worker", "\(getpid())")) }
+        return response
     }
 }

@@ -4,7 +4,9 @@ import Postgres
 import Web
 
 /// Routes that exist only when `ENCORE_TEST_ROUTES=1`, for the pool's end-to-end tests:
-/// a request that waits on PostgreSQL, one that keeps a CPU busy, and an echo of the body.
+/// a request that waits on PostgreSQL, one that keeps a CPU busy, an echo of the body, the
+/// worker's pid, and a crash. With them on, every response names the worker that served it
+/// (`X-Encore-Worker`).
 enum TestRoutes {
     static func register(_ router: inout Router<RequestContext>) {
         router.get("/_test/sleep") { request, context in
@@ -28,6 +30,9 @@ enum TestRoutes {
         }
         router.get("/_test/pid") { _, _ in
             try .json(["pid": Int(getpid())])
+        }
+        router.post("/_test/crash") { _, _ in
+            abort()
         }
     }
 }

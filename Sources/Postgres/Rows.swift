@@ -53,7 +53,7 @@ public struct Row: Sendable {
     }
 
     /// The raw text of a column by position.
-    public subscript(position: Int) -> String? { values[position] }
+    public subscript(position position: Int) -> String? { values[position] }
 
     /// Decodes a column, throwing when it is NULL, missing or malformed.
     public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+@testable import Postgres
+
+/// Integration tests against the PostgreSQL named by DATABASE_URL (the test command starts one).
+@Suite struct ConnectionTests {
+    static var url: String {
+        ProcessInfo.processInfo.environment["DATABASE_URL"]
+            ?? "postgresql:///encore_test"
+    }
+
+    @Test func bindsParametersSoValuesNeverBecomeSQL() throws {
+        let connection = try Connection(url: Self.url)
+        let hostile = "'; DROP TABLE nothing; --"
+        let rows = try connection.query("SELECT \(hostile)::text AS value, \(42)::int AS answer, \(true) AS flag")
+        let row = try #require(rows.first)
+        #expect(try row.decode("value", as: String.self) == hostile)
+        #expect(try row.decode("answer", as: Int.self) == 42)
+        #expect(try row.decode("flag", as: Bool.self) == true)
+    }
+
+    @Test func nullsAndOptionals() throws {
+        let connection = try Connection(url: Self.url)
+        let nothing: String? = nil
+        let row = try #require(try connection.query("SELECT \(nothing)::text AS value").first)
+        #expect(try row.decodeIfPresent("value", as: String.self) == nil)
+        #expect(throws: PostgresError.self) { try row.decode("value", as: String.self) }
+    }
+
+    @Test func timestampsRoundTripInUTC() throws {
+        let connection = try Connection(url: Self.url)
+        let date = Date(timeIntervalSince1970: 1_795_771_406.123456)
+        let row = try #require(try connection.query("SELECT \(date)::timestamptz AS at").first)
+        let back = try row.decode("at", as: Date.self)
+        #expect(abs(back.timeIntervalSince1970 - date.timeIntervalSince1970) < 0.000_001)
+    }
+
+    @Test func bytesRoundTrip() throws {
+        let connection = try Connection(url: Self.url)
+        let bytes = PostgresBytes([0, 1, 0xfe, 0xff])
+        let row = try #require(try connection.query("SELECT \(bytes)::bytea AS b").first)
+        #expect(try row.decode("b", as: PostgresBytes.self) == bytes)
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() throws {
+        let connection = try Connection(url: Self.url)
+        let table = "tx_test_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.execute(SQLQuery(unsafeSQL: "CREATE TABLE \(table) (id int)"))
+        defer { _ = try? connection.execute(SQLQuery(unsafeSQL: "DROP TABLE \(table)")) }
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try connection.transaction { tx in
+                try tx.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(1))")
+                throw Abort()
+            }
+        }
+        #expect(try connection.query(SQLQuery(unsafeSQL: "SELECT * FROM \(table)")).count == 0)
+    }
+
+    @Test func serverErrorsAreTypedWithTheirSQLState() throws {
+        let connection = try Connection(url: Self.url)
+        do {
+            try connection.execute("SELECT 1/0")
+            Issue.record("expected an error")
+        } catch let error as PostgresError {
+            #expect(error.kind == .server)
+            #expect(error.sqlState == "22012")
+        }
+        // The connection is still usable after an error.
+        #expect(try connection.query("SELECT 1 AS one").count == 1)
+    }
+
+    @Test func notificationsArrive() throws {
+        let listener = try Connection(url: Self.url)
+        let sender = try Connection(url: Self.url)
+        let channel = "test_channel_\(UInt32.random(in: 0...UInt32.max))"
+        try listener.listen(channel)
+        try sender.execute("SELECT pg_notify(\(channel), \("hello"))")
+        let received = try listener.waitForNotifications(timeout: 5)
+        #expect(received == [Connection.Notification(channel: channel, payload: "hello")])
+    }
+
+    @Test func aKilledBackendIsReopenedOnTheNextCall() throws {
+        let connection = try Connection(url: Self.url)
+        let killer = try Connection(url: Self.url)
+        let pid = try #require(try connection.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
+        try killer.execute("SELECT pg_terminate_backend(\(pid))")
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(throws: PostgresError.self) { try connection.query("SELECT 1") }
+        #expect(try connection.query("SELECT 1 AS one").count == 1)
+    }
+
+    @Test func migrationsApplyOnceEvenWhenRunTwice() throws {
+        let connection = try Connection(url: Self.url)
+        let table = "migration_test_\(UInt32.random(in: 0...UInt32.max))"
+        let version = 90_000 + Int.random(in: 0..<9_999)
+        let migrator = Migrator([Migration(version: version, name: "test", sql: "CREATE TABLE \(table) (id int)")])
+        defer {
+            _ = try? connection.execute(SQLQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"))
+            _ = try? connection.execute("DELETE FROM schema_migrations WHERE version = \(version)")
+        }
+        #expect(try migrator.migrate(connection) == [version])
+        #expect(try migrator.migrate(connection) == [])
+    }
+}

@@ -1,0 +1,84 @@
+import FastCGI
+import Logging
+import Testing
+
+@testable import Web
+
+@Suite struct RouterTests {
+    struct Context {}
+
+    func request(_ method: String, _ uri: String, body: String = "", accept: String? = nil) -> FastCGIRequest {
+        var params = ["REQUEST_METHOD": method, "REQUEST_URI": uri]
+        if let question = uri.firstIndex(of: "?") {
+            params["QUERY_STRING"] = String(uri[uri.index(after: question)...])
+        }
+        if let accept { params["HTTP_ACCEPT"] = accept }
+        return FastCGIRequest(params: params, body: Array(body.utf8))
+    }
+
+    var router: Router<Context> {
+        var router = Router<Context>()
+        router.get("/concerts/:id") { request, _ in .text("concert \(request.routeParameters["id"] ?? "")") }
+        router.post("/api/things") { request, _ in
+            struct Thing: Decodable { let name: String }
+            let thing = try request.decodeJSON(Thing.self)
+            return .text(thing.name, status: 201)
+        }
+        router.get("/boom") { _, _ in
+            struct Secret: Error {}
+            throw Secret()
+        }
+        return router
+    }
+
+    func respond(_ raw: FastCGIRequest) -> FastCGIResponse {
+        var context = Context()
+        return router.respond(to: raw, context: &context, logger: Logger(label: "test"))
+    }
+
+    @Test func capturesPathParameters() {
+        let response = respond(request("GET", "/concerts/abc?x=1"))
+        #expect(response.status == 200)
+        #expect(String(decoding: response.body, as: UTF8.self) == "concert abc")
+    }
+
+    @Test func headIsServedByGetWithoutABody() {
+        let response = respond(request("HEAD", "/concerts/abc"))
+        #expect(response.status == 200)
+        #expect(response.body.isEmpty)
+    }
+
+    @Test func unknownPathIs404AndWrongMethodIs405() {
+        #expect(respond(request("GET", "/nothing")).status == 404)
+        #expect(respond(request("DELETE", "/concerts/1")).status == 405)
+    }
+
+    @Test func malformedJSONIs400AndAMissingFieldIs422NamingIt() {
+        let malformed = respond(request("POST", "/api/things", body: "{nope"))
+        #expect(malformed.status == 400)
+        let missing = respond(request("POST", "/api/things", body: "{}"))
+        #expect(missing.status == 422)
+        #expect(String(decoding: missing.body, as: UTF8.self).contains(#""field":"name""#))
+    }
+
+    @Test func unexpectedErrorsAreAGeneric500() {
+        let response = respond(request("GET", "/boom", accept: "application/json"))
+        #expect(response.status == 500)
+        let body = String(decoding: response.body, as: UTF8.self)
+        #expect(body.contains("internal_error"))
+        #expect(!body.contains("Secret"))
+    }
+
+    @Test func browsersGetAnHTMLErrorPageWithEscapedText() {
+        let response = respond(request("GET", "/nothing"))
+        #expect(response.headers.contains { $0.0 == "Content-Type" && $0.1.hasPrefix("text/html") })
+    }
+
+    @Test func formDecodingHandlesPlusAndPercent() {
+        #expect(FormDecoder.decode("a=1+2&b=%C3%A9&c") == ["a": "1 2", "b": "é", "c": ""])
+    }
+
+    @Test func escapingCoversTheFiveCharacters() {
+        #expect(HTML.escape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+    }
+}

@@ -43,8 +43,7 @@ stack_init() { # dev|test
             STACK_DIR="$ENCORE_ROOT/.data"
             PG_PORT=${ENCORE_PG_PORT:-5433}
             DB_NAME=encore
-            local listen; listen=${ENCORE_LISTEN:-$(conf_get listen)}
-            HTTP_LISTEN=${listen:-127.0.0.1:${ENCORE_HTTP_PORT:-8080}}
+            HTTP_LISTEN=${ENCORE_LISTEN:-127.0.0.1:${ENCORE_HTTP_PORT:-8080}}
             ;;
         test)
             STACK_DIR="$ENCORE_ROOT/.data/test"

@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "FastCGI",
+                "FastCGI", "Postgres", "Sodium",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
             ],

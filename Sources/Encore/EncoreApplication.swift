@@ -20,7 +20,7 @@ public struct EncoreApplication: Sendable {
         templates = try Templates(directory: Resources.templatesDirectory)
         openAPI = Resources.openAPIDocument
         var router = Router<RequestContext>()
-        OperationsRoutes.register(&router)
+        OperationsRoutes.register(&router, openAPI: openAPI)
         HomeRoutes.register(&router)
         if testRoutes { TestRoutes.register(&router) }
         self.router = router
@@ -32,31 +32,25 @@ public struct EncoreApplication: Sendable {
     }
 }
 
-/// What every route receives besides the request.
-struct RequestContext {
-    let application: EncoreApplication
-    let database: ThreadDatabase
-    let thread: WorkerThreadContext
-    var templates: Templates { application.templates }
-    var logger: Logger { application.logger }
-}
-
 /// Serves one worker thread's requests, holding that thread's database connection.
 final class EncoreRequestHandler: RequestHandler {
+    private let application: EncoreApplication
     private var context: RequestContext
 
     init(application: EncoreApplication, thread: WorkerThreadContext) {
+        self.application = application
         context = RequestContext(
-            application: application,
             database: ThreadDatabase(
                 url: thread.configuration.databaseURL, statementTimeout: thread.configuration.requestTimeout,
                 logger: application.logger),
-            thread: thread)
+            templates: application.templates, logger: application.logger, thread: thread)
     }
 
     func handle(_ request: FastCGIRequest) -> FastCGIResponse {
-        var response = context.application.router.respond(to: request, context: &context, logger: context.logger)
-        if context.application.testRoutes { response.headers.append(("X-Encore-Worker", "\(getpid())")) }
+        context.reset()
+        var response = application.router.respond(to: request, context: &context, logger: context.logger)
+        for cookie in context.cookies { response.headers.append(("Set-Cookie", cookie)) }
+        if application.testRoutes { response.headers.append(("X-Encore-Worker", "\(getpid())")) }
         return response
     }
 }

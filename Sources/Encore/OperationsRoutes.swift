@@ -4,7 +4,7 @@ import Web
 
 /// `/healthz`, `/status`, `/metrics` and the OpenAPI document.
 enum OperationsRoutes {
-    static func register(_ router: inout Router<RequestContext>) {
+    static func register(_ router: inout Router<RequestContext>, openAPI: [UInt8]) {
         router.get("/healthz") { _, context in
             do {
                 _ = try context.database.with { try $0.query("SELECT 1") }
@@ -25,7 +25,7 @@ enum OperationsRoutes {
             .text(context.thread.status().prometheusText, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/api/openapi.json") { _, context in
-            .rawJSON(context.application.openAPI)
+            .rawJSON(openAPI)
         }
     }
 }

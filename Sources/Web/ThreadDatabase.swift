@@ -6,20 +6,20 @@ import Postgres
 ///
 /// A worker starts even when PostgreSQL is down: `/healthz` then answers 503, pages that need
 /// the database answer 503, and the next request after the database returns reconnects.
-final class ThreadDatabase {
+public final class ThreadDatabase {
     private let url: String
     private let statementTimeoutMs: Int
     private var connection: Connection?
     private let logger: Logger
 
-    init(url: String, statementTimeout: Double, logger: Logger) {
+    public init(url: String, statementTimeout: Double, logger: Logger) {
         self.url = url
         self.statementTimeoutMs = Int(statementTimeout * 1000)
         self.logger = logger
     }
 
     /// The open connection, or a 503-worthy error.
-    func connect() throws -> Connection {
+    public func connect() throws -> Connection {
         if let connection, connection.isOpen { return connection }
         connection = nil
         do {
@@ -35,7 +35,7 @@ final class ThreadDatabase {
     }
 
     /// Runs `body` on the connection; a lost connection is dropped so the next call re-opens it.
-    func with<T>(_ body: (Connection) throws -> T) throws -> T {
+    public func with<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try connect()
         do {
             return try body(connection)

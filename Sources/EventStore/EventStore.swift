@@ -1,0 +1,223 @@
+import Foundation
+import Postgres
+
+/// Appends events to streams and reads them back, on one connection.
+///
+/// Cheap to make: build one per request or thread around that thread's `Connection`. An
+/// append is one statement (the `es_append` function): one round trip, in its own implicit
+/// transaction, unless inline projections or `appendMany` need an explicit one.
+public struct EventStore {
+    public let connection: Connection
+    /// Projections run in every append's transaction (see `ProjectionKind.inline`).
+    public let inlineProjections: [any Projection]
+    /// Whether `connection` is already in a transaction that the caller commits; the store
+    /// then never begins, commits or rolls back.
+    public let joinsCallerTransaction: Bool
+    /// The schema of the live read models that inline projections write.
+    public let readModelSchema: String
+
+    public init(
+        connection: Connection, inlineProjections: [any Projection] = [], joinsCallerTransaction: Bool = false,
+        readModelSchema: String = "public"
+    ) {
+        self.connection = connection
+        self.inlineProjections = inlineProjections
+        self.joinsCallerTransaction = joinsCallerTransaction
+        self.readModelSchema = readModelSchema
+    }
+
+    // MARK: Appending
+
+    /// Appends `events` to one stream, all or none.
+    ///
+    /// Throws `WrongExpectedVersion` when the stream is not at `expectedVersion`. With an
+    /// `idempotencyKey` already used, returns the first append's result (`isRepeat`) and
+    /// appends nothing.
+    @discardableResult
+    public func append(
+        to streamId: String, type streamType: String, expectedVersion: ExpectedVersion, events: [NewEvent],
+        metadata: EventMetadata = EventMetadata(), idempotencyKey: String? = nil
+    ) throws -> AppendResult {
+        let request = StreamAppend(
+            streamId: streamId, streamType: streamType, expectedVersion: expectedVersion, events: events)
+        return try appending(idempotencyKey: idempotencyKey) {
+            try inTransactionIfNeeded(inlineProjections.isEmpty) { connection in
+                let recorded = try Self.append(
+                    request, metadata: metadata, idempotencyKey: idempotencyKey, on: connection)
+                try applyInlineProjections(recorded.events, on: connection)
+                return [recorded.result]
+            }
+        }[0]
+    }
+
+    /// Appends to several streams in one transaction: all of them or none.
+    ///
+    /// Use sparingly: one stream is one consistency boundary, and a command that must change
+    /// two at once usually means the boundaries are drawn wrong. Say why at every use. The
+    /// streams are locked in id order, so two such appends cannot deadlock; the results come
+    /// back in the order of `appends`.
+    @discardableResult
+    public func appendMany(
+        _ appends: [StreamAppend], metadata: EventMetadata = EventMetadata(), idempotencyKey: String? = nil
+    ) throws -> [AppendResult] {
+        try appending(idempotencyKey: idempotencyKey) {
+            try inTransactionIfNeeded(false) { connection in
+                var results = [AppendResult?](repeating: nil, count: appends.count)
+                for index in appends.indices.sorted(by: { appends[$0].streamId < appends[$1].streamId }) {
+                    let recorded = try Self.append(
+                        appends[index], metadata: metadata, idempotencyKey: nil, on: connection)
+                    try applyInlineProjections(recorded.events, on: connection)
+                    results[index] = recorded.result
+                }
+                let all = results.compactMap { $0 }
+                if let idempotencyKey {
+                    let json = String(decoding: try JSONEncoder().encode(all), as: UTF8.self)
+                    try connection.execute(
+                        "INSERT INTO es_idempotency_keys (key, result) VALUES (\(idempotencyKey), \(json)::jsonb)")
+                }
+                return all
+            }
+        }
+    }
+
+    /// Runs an append; on a repeated idempotency key, returns the stored results instead.
+    private func appending(idempotencyKey: String?, _ body: () throws -> [AppendResult]) throws -> [AppendResult] {
+        guard let idempotencyKey else { return try body() }
+        if let stored = try IdempotencyKeys.results(for: idempotencyKey, on: connection) { return stored }
+        do {
+            return try body()
+        } catch let error where !joinsCallerTransaction && Self.mayBeRepeat(error) {
+            // A concurrent repeat won the race: report its outcome, as if it had come first.
+            guard let stored = try IdempotencyKeys.results(for: idempotencyKey, on: connection) else { throw error }
+            return stored
+        }
+    }
+
+    private static func mayBeRepeat(_ error: Error) -> Bool {
+        if error is WrongExpectedVersion { return true }
+        if let error = error as? PostgresError {
+            return error.isUniqueViolation && error.constraint == "es_idempotency_keys_pkey"
+        }
+        return false
+    }
+
+    private func inTransactionIfNeeded<T>(_ singleStatement: Bool, _ body: (Connection) throws -> T) throws -> T {
+        if joinsCallerTransaction || singleStatement { return try body(connection) }
+        return try connection.transaction { try body($0) }
+    }
+
+    private func applyInlineProjections(_ events: [RecordedEvent], on connection: Connection) throws {
+        guard !events.isEmpty else { return }
+        let target = ProjectionTarget(connection: connection, schema: readModelSchema, isRebuild: false)
+        for projection in inlineProjections {
+            try projection.apply(events, to: target)
+        }
+    }
+
+    /// Calls `es_append` on `connection` (in whatever transaction it is in).
+    static func append(
+        _ request: StreamAppend, metadata: EventMetadata, idempotencyKey: String?, on connection: Connection
+    ) throws -> (result: AppendResult, events: [RecordedEvent]) {
+        let events = request.events
+        let metadataJSON = metadata.json
+        let rows: Rows
+        do {
+            rows = try connection.query(
+                """
+                SELECT stream_version, transaction_id, recorded_at, positions FROM es_append(\
+                \(request.streamId), \(request.streamType), \(request.expectedVersion.sqlValue), \
+                \(SQLArray(unquoted: events.map(\.id)))::uuid[], \(SQLArray(events.map(\.type)))::text[], \
+                \(SQLArray(unquoted: events.map(\.schemaVersion)))::integer[], \(SQLArray(events.map(\.data)))::jsonb[], \
+                \(metadataJSON)::jsonb, \(idempotencyKey))
+                """)
+        } catch let error as PostgresError where error.sqlState == EventStoreSchema.wrongExpectedVersionState {
+            throw WrongExpectedVersion(
+                streamId: request.streamId, expected: request.expectedVersion, actual: Self.actualVersion(in: error))
+        }
+        guard let row = rows.first else {
+            throw PostgresError(kind: .protocolViolation, message: "es_append returned no row")
+        }
+        let version = try row.decode("stream_version", as: Int64.self)
+        let transactionId = try row.decodeIfPresent("transaction_id", as: UInt64.self) ?? 0
+        guard let positions = SQLArray.int64s(row["positions"] ?? "{}"), positions.count == events.count else {
+            throw PostgresError(kind: .protocolViolation, message: "es_append returned malformed positions")
+        }
+        let result = AppendResult(
+            streamId: request.streamId, version: version, positions: positions, transactionId: transactionId)
+        let recordedAt = try row.decodeIfPresent("recorded_at", as: Date.self) ?? Date()
+        let firstVersion = version - Int64(events.count) + 1
+        let recorded = events.enumerated().map { index, event in
+            RecordedEvent(
+                globalPosition: positions[index], transactionId: transactionId, eventId: event.id,
+                streamId: request.streamId, streamType: request.streamType, streamVersion: firstVersion + Int64(index),
+                eventType: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata: metadata,
+                recordedAt: recordedAt)
+        }
+        return (result, recorded)
+    }
+
+    /// Reads `actual=<n>` from the detail `es_append` raises with.
+    private static func actualVersion(in error: PostgresError) -> Int64 {
+        guard let detail = error.detail, let range = detail.range(of: "actual=") else { return -1 }
+        return Int64(detail[range.upperBound...].prefix { $0.isNumber || $0 == "-" }) ?? -1
+    }
+
+    /// Forgets idempotency keys older than `date`; returns how many.
+    @discardableResult
+    public func purgeIdempotencyKeys(olderThan date: Date) throws -> Int {
+        try connection.execute("DELETE FROM es_idempotency_keys WHERE created_at < \(date)")
+    }
+}
+
+/// One stream's part of an append.
+public struct StreamAppend: Sendable, Equatable {
+    public var streamId: String
+    /// The kind of stream (`Reservation`); recorded when the stream is created.
+    public var streamType: String
+    public var expectedVersion: ExpectedVersion
+    public var events: [NewEvent]
+
+    public init(streamId: String, streamType: String, expectedVersion: ExpectedVersion, events: [NewEvent]) {
+        self.streamId = streamId
+        self.streamType = streamType
+        self.expectedVersion = expectedVersion
+        self.events = events
+    }
+}
+
+/// What an append did.
+public struct AppendResult: Sendable, Equatable, Codable {
+    public let streamId: String
+    /// The stream's version after the append: pass it as the next expected version.
+    public let version: Int64
+    /// The appended events' global positions, in stream order.
+    public let positions: [Int64]
+    public let transactionId: UInt64
+    /// True when this is the stored outcome of an earlier append with the same idempotency
+    /// key, and nothing was appended now.
+    public var isRepeat = false
+
+    public init(streamId: String, version: Int64, positions: [Int64], transactionId: UInt64, isRepeat: Bool = false) {
+        self.streamId = streamId
+        self.version = version
+        self.positions = positions
+        self.transactionId = transactionId
+        self.isRepeat = isRepeat
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case streamId, version, positions, transactionId
+    }
+}
+
+/// Idempotency keys: a command's key and what its append returned, kept with the events.
+enum IdempotencyKeys {
+    static func results(for key: String, on connection: Connection) throws -> [AppendResult]? {
+        guard let row = try connection.query("SELECT result FROM es_idempotency_keys WHERE key = \(key)").first,
+            let json = row["result"]
+        else { return nil }
+        var results = try JSONDecoder().decode([AppendResult].self, from: Data(json.utf8))
+        for index in results.indices { results[index].isRepeat = true }
+        return results
+    }
+}

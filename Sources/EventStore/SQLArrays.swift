@@ -1,0 +1,74 @@
+import Postgres
+
+/// A one-dimensional PostgreSQL array literal, bound as one text parameter (`{"a","b"}`).
+///
+/// Lets one statement carry a batch (the events of an append, the rows of a projection's
+/// upsert) through `unnest`, instead of one round trip per row.
+struct SQLArray: PostgresEncodable {
+    let postgresText: String
+
+    /// Quoted elements; `nil` becomes NULL.
+    init(_ elements: [String?]) {
+        var text = "{"
+        text.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
+        for (index, element) in elements.enumerated() {
+            if index > 0 { text += "," }
+            guard let element else {
+                text += "NULL"
+                continue
+            }
+            text += "\""
+            for character in element.unicodeScalars {
+                if character == "\"" || character == "\\" { text += "\\" }
+                text.unicodeScalars.append(character)
+            }
+            text += "\""
+        }
+        text += "}"
+        postgresText = text
+    }
+
+    init(_ elements: [String]) { self.init(elements.map { Optional($0) }) }
+
+    /// Elements whose text needs no quoting (numbers, uuids).
+    init(unquoted elements: [some PostgresEncodable]) {
+        postgresText = "{" + elements.map(\.postgresText).joined(separator: ",") + "}"
+    }
+
+    /// Parses an array of integers as PostgreSQL prints it (`{1,2,3}`).
+    static func int64s(_ text: String) -> [Int64]? {
+        guard text.hasPrefix("{"), text.hasSuffix("}") else { return nil }
+        let inner = text.dropFirst().dropLast()
+        if inner.isEmpty { return [] }
+        var values: [Int64] = []
+        for part in inner.split(separator: ",") {
+            guard let value = Int64(part) else { return nil }
+            values.append(value)
+        }
+        return values
+    }
+}
+
+/// Small JSON text helpers for the few places that build JSON by hand for speed.
+enum JSONText {
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let control where control.value < 0x20:
+                let hex = String(control.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+        return out
+    }
+}

@@ -1,1 +1,0 @@
-print("encore-bench: not yet")

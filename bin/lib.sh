@@ -5,6 +5,8 @@
 
 ENCORE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 ENCORE_BIN="${ENCORE_BIN:-$ENCORE_ROOT/.build/release/encore}"
+# The toolchain lives in /opt/swift on this kind of machine; find it even when PATH does not.
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then PATH="/opt/swift/usr/bin:$PATH"; fi
 
 # ---------------------------------------------------------------------------- output
 if [[ -t 1 ]]; then _B=$'\e[1m' _R=$'\e[31m' _G=$'\e[32m' _Y=$'\e[33m' _N=$'\e[0m'; else _B='' _R='' _G='' _Y='' _N=''; fi
@@ -125,10 +127,12 @@ apt_install() { # packages...
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
     fi
-    local rc=0
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; } || rc=$?
+    local rc=0 log="$ENCORE_ROOT/.data/apt.log"
+    mkdir -p "$ENCORE_ROOT/.data"
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; } >"$log" 2>&1 || rc=$?
     [[ $added == 1 ]] && rm -f "$policy"
-    [[ $rc == 0 ]] || die "apt-get install failed ($rc)"
+    [[ $rc == 0 ]] || { show_tail "$log" 40; die "apt-get install failed ($rc); see $log"; }
+    ok "installed (log: ${log#"$ENCORE_ROOT"/})"
 }
 
 pip_install_missing() {
@@ -195,12 +199,13 @@ as_pg() {
 pg_prepare_dir() {
     mkdir -p "$STACK_DIR"
     is_root || return 0
-    if [[ -L $PG_DIR ]] || ! runuser -u "$PG_OS_USER" -- test -x "$STACK_DIR"; then
+    local link="$STACK_DIR/postgres"
+    if [[ -L $link ]] || ! runuser -u "$PG_OS_USER" -- test -x "$STACK_DIR"; then
         local real
         real="/var/lib/encore/$(printf '%s' "$STACK_DIR" | sha1sum | cut -c1-12)/postgres"
         mkdir -p "$real"
         chmod 755 /var/lib/encore "$(dirname "$real")"
-        [[ -L $PG_DIR ]] || { rm -rf "$PG_DIR"; ln -s "$real" "$PG_DIR"; }
+        [[ -L $link ]] || { rm -rf "$link"; ln -s "$real" "$link"; }
         PG_DIR=$real PGDATA_DIR="$real/data" PG_RUN="$real/run" PG_LOG="$real/postgres.log"
         DB_URL="postgresql://encore@/$DB_NAME?host=$(url_escape "$PG_RUN")&port=$PG_PORT"
         export PGDATA_DIR PG_RUN DB_URL

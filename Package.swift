@@ -49,6 +49,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Bounded contexts: domain (deciders), handlers, read models and routes.
+        .target(
+            name: "Users",
+            dependencies: ["EventStore", "Postgres", "Web", "Sodium", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
         // HTTP on top of FastCGI: routing, responses, errors, templates.
         .target(
             name: "Web",
@@ -64,7 +71,7 @@ let package = Package(
         .target(
             name: "Encore",
             dependencies: [
-                "FastCGI", "Postgres", "EventStore", "Web",
+                "FastCGI", "Postgres", "EventStore", "Web", "Users",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Templates"), .copy("OpenAPI")],
@@ -95,6 +102,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Postgres"], swiftSettings: strict),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium"], swiftSettings: strict),
+        .testTarget(name: "UsersTests", dependencies: ["Users", "EventStore", "Web"], swiftSettings: strict),
         .testTarget(name: "WebTests", dependencies: ["Web"], swiftSettings: strict),
     ]
 )

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Logging
 import Postgres
+import Users
 import Web
 
 /// The composition root: builds the routes of every context and the per-thread handler.
@@ -19,9 +20,12 @@ public struct EncoreApplication: Sendable {
         self.testRoutes = testRoutes
         templates = try Templates(directory: Resources.templatesDirectory)
         openAPI = Resources.openAPIDocument
+        EncoreProjections.registerAll()
         var router = Router<RequestContext>()
         OperationsRoutes.register(&router, openAPI: openAPI)
         HomeRoutes.register(&router)
+        UsersAPI.register(&router)
+        UsersPages.register(&router)
         if testRoutes { TestRoutes.register(&router) }
         self.router = router
     }
@@ -48,7 +52,14 @@ final class EncoreRequestHandler: RequestHandler {
 
     func handle(_ request: FastCGIRequest) -> FastCGIResponse {
         context.reset()
-        var response = application.router.respond(to: request, context: &context, logger: context.logger)
+        var response = application.router.respond(to: request, context: &context, logger: context.logger) {
+            request, context in
+            // Who is asking, then whether an unsafe request carries the CSRF token.
+            if request.path != "/healthz" && !request.path.hasPrefix("/_test/") {
+                try Authentication.resolve(request, context: context)
+            }
+            try CSRF.verify(request, principal: context.principal)
+        }
         for cookie in context.cookies { response.headers.append(("Set-Cookie", cookie)) }
         if application.testRoutes { response.headers.append(("X-Encore-Worker", "\(getpid())")) }
         return response

@@ -17,12 +17,9 @@ enum HomeRoutes {
             } catch {
                 throw HTTPError.unavailable
             }
-            let page: [String: Any] = [
-                "title": settings["site_name"] ?? "Encore",
-                "siteName": settings["site_name"] ?? "Encore",
-                "tagline": settings["tagline"] ?? "",
-            ]
-            return .html(try context.templates.render("home", page))
+            return try context.page(
+                "home", title: "Concerts",
+                ["siteName": settings["site_name"] ?? "Encore", "tagline": settings["tagline"] ?? ""])
         }
     }
 }

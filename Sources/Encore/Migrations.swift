@@ -1,5 +1,7 @@
+import EventStore
 import Foundation
 import Postgres
+import Users
 
 /// Every schema migration of the application, in one ordered list.
 ///
@@ -7,7 +9,7 @@ import Postgres
 /// then one hundred per bounded context.
 public enum EncoreMigrations {
     public static var all: [Migration] {
-        core
+        core + EventStoreSchema.migrations + UsersSchema.migrations
     }
 
     static let core: [Migration] = [
@@ -25,8 +27,11 @@ public enum EncoreMigrations {
                 """)
     ]
 
-    /// Applies every pending migration.
+    /// Applies every pending migration, then creates the tables of projections never run before.
     public static func migrate(_ connection: Connection) throws -> [Int] {
-        try Migrator(all).migrate(connection)
+        let applied = try Migrator(all).migrate(connection)
+        EncoreProjections.registerAll()
+        try ProjectionSetup.prepare(ProjectionRegistry.shared.all, on: connection)
+        return applied
     }
 }

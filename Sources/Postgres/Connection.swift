@@ -33,7 +33,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Every session speaks UTC and the same date style, so timestamps parse the same way.
     private func configureSession() throws {
-        try execute("SET TIME ZONE 'UTC'")
+        try executeScript(unsafeSQL: "SET TIME ZONE 'UTC'; SET client_min_messages TO warning")
     }
 
     /// Whether the connection is usable now (no round trip).
@@ -61,7 +61,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func configureSessionAfterReset(_ handle: OpaquePointer) throws {
-        guard let result = PQexec(handle, "SET TIME ZONE 'UTC'") else {
+        guard let result = PQexec(handle, "SET TIME ZONE 'UTC'; SET client_min_messages TO warning") else {
             throw PostgresError.connection(handle, "could not configure the session")
         }
         defer { PQclear(result) }

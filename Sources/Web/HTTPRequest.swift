@@ -1,5 +1,6 @@
 import FastCGI
 import Foundation
+import Sodium
 
 /// An HTTP request as a route sees it: method, decoded path, query, headers, cookies and body.
 public struct HTTPRequest: Sendable {
@@ -11,6 +12,8 @@ public struct HTTPRequest: Sendable {
     public let params: [String: String]
     /// Values captured by the route pattern (`/concerts/:id` -> `id`).
     public internal(set) var routeParameters: [String: String] = [:]
+    /// nginx's `$request_id` (the correlation id of everything this request causes).
+    public let requestId: String
 
     public init(_ raw: FastCGIRequest) {
         method = raw.method.uppercased()
@@ -18,6 +21,7 @@ public struct HTTPRequest: Sendable {
         query = FormDecoder.decode(raw.query)
         body = raw.body
         params = raw.params
+        requestId = raw.params["REQUEST_ID"] ?? Digest.hex(SecureRandom.bytes(16))
     }
 
     /// A request header, by its HTTP name (`Content-Type`, `Authorization`).

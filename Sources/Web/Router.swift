@@ -1,5 +1,6 @@
 import FastCGI
 import Logging
+import Postgres
 
 /// Maps method and path to a handler. Patterns are literal segments and `:name` captures.
 ///
@@ -75,16 +76,31 @@ public struct Router<Context>: Sendable {
 
     /// Runs the matching route and turns every outcome into a response: an `HTTPError` into
     /// its status and body, anything else into a logged, generic 500.
-    public func respond(to raw: FastCGIRequest, context: inout Context, logger: Logger) -> FastCGIResponse {
+    ///
+    /// `before` runs first for every request (authentication, CSRF); what it throws is answered
+    /// like a route's error.
+    public func respond(
+        to raw: FastCGIRequest, context: inout Context, logger: Logger,
+        before: (HTTPRequest, inout Context) throws -> Void = { _, _ in }
+    ) -> FastCGIResponse {
         var request = HTTPRequest(raw)
         let response: HTTPResponse
         switch match(method: request.method, path: request.path) {
         case .found(let handler, let captures):
             request.routeParameters = captures
             do {
+                try before(request, &context)
                 response = try handler(request, &context)
             } catch let error as HTTPError {
                 response = Router.render(error, for: request)
+            } catch let error as PostgresError where error.kind == .connection {
+                logger.warning("database unavailable", metadata: ["path": "\(request.path)", "error": "\(error)"])
+                response = Router.render(.unavailable, for: request)
+            } catch let error as PostgresError where error.isQueryCanceled {
+                logger.warning("statement timeout", metadata: ["path": "\(request.path)"])
+                response = Router.render(
+                    HTTPError(status: 503, code: "request_timeout", message: "The request ran past its time limit."),
+                    for: request)
             } catch {
                 logger.error("unhandled error", metadata: ["path": "\(request.path)", "error": "\(error)"])
                 response = Router.render(.internalError, for: request)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Encore
+import Foundation
 import Postgres
 
 /// `encore migrate`: applies pending schema migrations.
@@ -27,6 +28,8 @@ struct SeedCommand: ParsableCommand {
     func run() throws {
         let connection = try Connection(url: database.url)
         _ = try EncoreMigrations.migrate(connection)
-        print("demo data: nothing to load yet (concerts and users arrive with their issues)")
+        let logins = try DemoData.load(connection)
+        print("Demo logins (password for all: \(DemoData.password)):")
+        for (role, email) in logins { print("  \(role.padding(toLength: 10, withPad: " ", startingAt: 0)) \(email)") }
     }
 }

@@ -6,7 +6,7 @@ struct EncoreCommand: ParsableCommand {
         commandName: "encore",
         abstract: "Encore concert ticketing: the FastCGI worker pool and its tools.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, SeedCommand.self,
+            ServeCommand.self, MigrateCommand.self, SeedCommand.self, UserCommand.self,
             WorkerCommand.self, BackgroundCommand.self,
         ])
 }

@@ -1,0 +1,14 @@
+import EventStore
+import Foundation
+import Users
+
+/// Registers every context's projections in the shared registry, once per process.
+public enum EncoreProjections {
+    private static let once: Void = {
+        ProjectionRegistry.shared.register(UsersProjection())
+    }()
+
+    public static func registerAll() {
+        _ = once
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Web
+
+/// Resolves who is making a request: `Authorization: Bearer <token>` first, then the session
+/// cookie. An unknown or expired token is treated as no sign-in at all.
+public enum Authentication {
+    public static func resolve(_ request: HTTPRequest, context: RequestContext) throws {
+        if let authorization = request.header("Authorization") {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw HTTPError(status: 401, code: "invalid_token", message: "Use Authorization: Bearer <token>.")
+            }
+            context.principal = try context.database.with {
+                try Sessions(connection: $0).resolve(token: String(parts[1]), credential: .bearer)
+            }
+            guard context.principal != nil else {
+                throw HTTPError(status: 401, code: "invalid_token", message: "The token is unknown or has expired.")
+            }
+            return
+        }
+        if let token = request.cookies[Cookies.sessionName], !token.isEmpty {
+            context.principal = try context.database.with {
+                try Sessions(connection: $0).resolve(token: token, credential: .cookie)
+            }
+        }
+    }
+}
+
+/// Maps the Users context's errors to HTTP.
+extension UserError {
+    var http: HTTPError {
+        switch self {
+        case .emailTaken:
+            HTTPError(
+                status: 409, code: "email_taken", message: "An account with this e-mail address exists already.",
+                field: "email")
+        case .alreadyRegistered:
+            HTTPError(status: 409, code: "already_registered", message: "This account exists already.")
+        case .notRegistered:
+            HTTPError(status: 404, code: "unknown_user", message: "There is no such user.")
+        case .invalid(let field, let message):
+            HTTPError(status: 422, code: "invalid_\(field.snakeCasedField)", message: message, field: field)
+        }
+    }
+}
+
+extension String {
+    var snakeCasedField: String {
+        var out = ""
+        for character in self {
+            if character.isUppercase {
+                out += "_" + character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+}
+
+/// Runs `body`, turning the Users context's errors into HTTP errors.
+func mappingUserErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as UserError {
+        throw error.http
+    }
+}

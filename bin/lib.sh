@@ -307,6 +307,13 @@ wait_gone() { # seconds pid...   -> 0 when all are gone
     done
 }
 
+# Keeps one old generation of a log that has grown past 64 MiB (called before a fresh start).
+rotate_if_big() { # file
+    [[ -f $1 ]] || return 0
+    (($(stat -c %s "$1") > 64 * 1024 * 1024)) && mv -f "$1" "$1.1"
+    return 0
+}
+
 # ---------------------------------------------------------------------------- nginx
 nginx_user_directive() {
     is_root || return 0
@@ -360,6 +367,8 @@ nginx_start() {
         nginx_cmd -s reload || die "nginx reload failed"
     else
         step "Starting nginx on $HTTP_LISTEN"
+        rotate_if_big "$NGINX_PREFIX/logs/access.log"
+        rotate_if_big "$NGINX_ERROR_LOG"
         nginx_cmd || { show_tail "$NGINX_ERROR_LOG"; die "nginx did not start"; }
     fi
 }
@@ -394,6 +403,7 @@ pool_start() { # [extra env assignments...]
         return 0
     fi
     rm -f "$SOCKET" "$PID_FILE"
+    rotate_if_big "$LOG_FILE"
     local args=(serve --socket "$SOCKET" --pid-file "$PID_FILE" --database-url "$DB_URL")
     [[ -f $ENCORE_ROOT/encore.conf ]] && args+=(--config "$ENCORE_ROOT/encore.conf")
     step "Starting the pool (log: ${LOG_FILE#"$ENCORE_ROOT"/})"

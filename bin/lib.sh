@@ -90,7 +90,8 @@ stack_init() { # dev|test
 url_escape() { local s=$1; s=${s//%/%25}; s=${s// /%20}; s=${s//&/%26}; s=${s//#/%23}; s=${s//+/%2B}; printf '%s' "$s"; }
 
 # ---------------------------------------------------------------------------- install
-APT_PACKAGES=(libfcgi-dev libpq-dev pkg-config nginx wrk postgresql curl ca-certificates procps)
+# Debian packages the build, the stack and the tests need; add new system libraries here.
+APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev pkg-config nginx wrk postgresql curl ca-certificates procps)
 BROWSER_PACKAGES=(chromium chromium-driver)
 
 apt_missing() { # package... -> prints the ones not installed

@@ -6,6 +6,15 @@ import Glibc
 enum Signals {
     static let handled: [Int32] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]
 
+    /// The signals `wait` takes. SIGUSR1 and SIGUSR2 stay blocked but are never waited for:
+    /// Swift's crash handler pauses a crashing process's other threads with the first of
+    /// SIGUSR1, SIGUSR2 and SIGPROF that the thread does not block, as /proc shows its mask,
+    /// and a thread inside `sigtimedwait` shows the signals it waits for as unblocked. Taking
+    /// SIGUSR1 here would swallow that signal, and the handler would retry for about 30 s
+    /// before the process died (a crashed worker would hang that long instead of being
+    /// replaced at once).
+    static let waited: [Int32] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD]
+
     static func makeSet(_ signals: [Int32]) -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
@@ -29,7 +38,7 @@ enum Signals {
 
     /// Waits up to `milliseconds` for one of the handled signals; nil on timeout.
     static func wait(milliseconds: Int) -> Int32? {
-        var set = makeSet(handled)
+        var set = makeSet(waited)
         var timeout = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
         let received = sigtimedwait(&set, nil, &timeout)
         return received > 0 ? received : nil

@@ -46,6 +46,7 @@ public struct CommandHandler<D: Decider> {
     ///   answers 409). Only for commands whose decision may be re-taken on newer state.
     /// - `idempotencyKey`: a repeat of a key returns the first outcome (`isRepeat`), without
     ///   deciding again, and appends nothing. A decision that throws stores nothing.
+    @discardableResult
     public func handle(
         _ command: D.Command, on streamId: String, metadata: EventMetadata = EventMetadata(),
         idempotencyKey: String? = nil, retriesOnConflict: Int = 0

@@ -82,7 +82,7 @@ public enum ProjectionDaemon {
 
     static func sleep(seconds: Double, shouldStop: @Sendable () -> Bool) {
         let end = Date().addingTimeInterval(seconds)
-        while !shouldStop(), Date() < end { usleep(50_000) }
+        while !shouldStop(), Date() < end { usleep(UInt32(min(50_000, max(1000, seconds * 1_000_000)))) }
     }
 
     /// One connection's worth of the daemon: batches, then waiting, then batches.
@@ -103,9 +103,18 @@ public enum ProjectionDaemon {
         }
 
         mutating func run(shouldStop: @Sendable () -> Bool) throws {
+            var heldBackPause = 0.005
             while !shouldStop() {
                 if try runBatches() > 0 {
                     if waitingSince != nil { try setWaiting(false) }
+                    heldBackPause = 0.005
+                    continue
+                }
+                // Committed events that an older, still running transaction holds back come
+                // with no notification of their own: look again soon.
+                if try runners.contains(where: { try $0.isHeldBack(on: connection) }) {
+                    ProjectionDaemon.sleep(seconds: heldBackPause, shouldStop: shouldStop)
+                    heldBackPause = min(heldBackPause * 2, 0.2)
                     continue
                 }
                 // Nothing to do: register as waiting (refreshed well within the 1 minute the

@@ -138,6 +138,18 @@ public struct RebuildProgress: Sendable {
     public let checkpoint: Checkpoint
     public let isFinished: Bool
 
+    public init(
+        projection: String, processed: Int, estimatedTotal: Int, elapsed: Double, checkpoint: Checkpoint,
+        isFinished: Bool
+    ) {
+        self.projection = projection
+        self.processed = processed
+        self.estimatedTotal = estimatedTotal
+        self.elapsed = elapsed
+        self.checkpoint = checkpoint
+        self.isFinished = isFinished
+    }
+
     public var eventsPerSecond: Double { elapsed > 0 ? Double(processed) / elapsed : 0 }
     /// Seconds left at the current rate, when it can be told.
     public var secondsLeft: Double? {

@@ -33,6 +33,18 @@ public struct ProjectionRunner {
         }
     }
 
+    /// Whether committed events after the checkpoint are held back from the global order by an
+    /// older transaction still running (see `EventStore.readAll`): they will be readable soon,
+    /// with no notification to say so.
+    public func isHeldBack(on connection: Connection) throws -> Bool {
+        try connection.query(
+            """
+            SELECT 1 FROM es_events AS e JOIN es_checkpoints AS c ON c.name = \(projection.name)
+            WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position) LIMIT 1
+            """
+        ).count > 0
+    }
+
     /// Runs batches until caught up; returns how many events it applied.
     @discardableResult
     public func catchUp(on connection: Connection) throws -> Int {

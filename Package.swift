@@ -56,6 +56,12 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "Concerts",
+            dependencies: ["EventStore", "Postgres", "Web", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
         // HTTP on top of FastCGI: routing, responses, errors, templates.
         .target(
             name: "Web",
@@ -71,7 +77,7 @@ let package = Package(
         .target(
             name: "Encore",
             dependencies: [
-                "FastCGI", "Postgres", "EventStore", "Web", "Users",
+                "FastCGI", "Postgres", "EventStore", "Web", "Users", "Concerts",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Templates"), .copy("OpenAPI")],
@@ -102,7 +108,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Postgres"], swiftSettings: strict),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium"], swiftSettings: strict),
-        .testTarget(name: "UsersTests", dependencies: ["Users", "EventStore", "Web"], swiftSettings: strict),
+        .testTarget(name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres"], swiftSettings: strict),
+        .testTarget(name: "ConcertsTests", dependencies: ["Concerts", "EventStore"], swiftSettings: strict),
         .testTarget(name: "WebTests", dependencies: ["Web"], swiftSettings: strict),
     ]
 )

@@ -1,3 +1,4 @@
+import Concerts
 import FastCGI
 import Foundation
 import Glibc
@@ -23,7 +24,9 @@ public struct EncoreApplication: Sendable {
         EncoreProjections.registerAll()
         var router = Router<RequestContext>()
         OperationsRoutes.register(&router, openAPI: openAPI)
-        HomeRoutes.register(&router)
+        ConcertPages.register(&router)
+        ConcertsAPI.register(&router)
+        OrganiserPages.register(&router)
         UsersAPI.register(&router)
         UsersPages.register(&router)
         if testRoutes { TestRoutes.register(&router) }

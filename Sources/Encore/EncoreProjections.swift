@@ -1,3 +1,4 @@
+import Concerts
 import EventStore
 import Foundation
 import Users
@@ -6,6 +7,7 @@ import Users
 public enum EncoreProjections {
     private static let once: Void = {
         ProjectionRegistry.shared.register(UsersProjection())
+        ProjectionRegistry.shared.register(ConcertsProjection())
     }()
 
     public static func registerAll() {

@@ -59,10 +59,15 @@ public final class RequestContext {
     }
 
     /// Renders a page inside the layout, with the signed-in user and the CSRF token.
-    public func page(_ template: String, title: String, _ data: [String: Any] = [:]) throws -> HTTPResponse {
+    ///
+    /// `forms`: the page has forms an anonymous visitor may post (sign-in, registration), so
+    /// it needs the double-submit cookie; other pages set no cookie and stay cacheable.
+    public func page(_ template: String, title: String, _ data: [String: Any] = [:], forms: Bool = false) throws
+        -> HTTPResponse
+    {
         var values = data
         values["title"] = title
-        values["csrf"] = csrfToken
+        if principal != nil || forms { values["csrf"] = csrfToken }
         if let principal {
             values["currentUser"] = [
                 "name": principal.name, "email": principal.email, "role": principal.role.rawValue,

@@ -12,7 +12,7 @@ import enum Web.Role
 public enum UsersPages {
     public static func register(_ router: inout Router<RequestContext>) {
         router.get("/register") { _, context in
-            try context.page("register", title: "Create an account")
+            try context.page("register", title: "Create an account", forms: true)
         }
         router.post("/register") { request, context in
             let form = request.form
@@ -33,7 +33,7 @@ public enum UsersPages {
         }
 
         router.get("/signin") { request, context in
-            try context.page("signin", title: "Sign in", ["next": safeNext(request.query["next"])])
+            try context.page("signin", title: "Sign in", ["next": safeNext(request.query["next"])], forms: true)
         }
         router.post("/signin") { request, context in
             let form = request.form
@@ -159,7 +159,7 @@ public enum UsersPages {
         var data: [String: Any] = values
         data["error"] = error.message
         if let field = error.field { data["error_\(field)"] = error.message } else { data["formError"] = error.message }
-        var response = try context.page(template, title: title, data)
+        var response = try context.page(template, title: title, data, forms: true)
         response.status = error.status
         return response
     }

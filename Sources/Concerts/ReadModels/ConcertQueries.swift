@@ -1,0 +1,91 @@
+import Foundation
+import Postgres
+
+/// A concert as the pages and the API show it.
+public struct ConcertView: Sendable, Equatable, Encodable {
+    public struct Level: Sendable, Equatable, Encodable {
+        public let id: String
+        public let name: String
+        public let capacity: Int
+        public let price: Int
+        /// Tickets still on sale. Equals capacity until the Reservations context keeps counts.
+        public let available: Int
+    }
+
+    public let id: String
+    public let organiserId: String
+    public let artist: String
+    public let title: String
+    public let venue: String
+    public let city: String
+    public let startsAt: Date
+    public let currency: String
+    public let status: String
+    public let ticketLevels: [Level]
+    public let minPrice: Int
+    public let updatedAt: Date
+    public let version: Int64
+
+    public var isCancelled: Bool { status == "cancelled" }
+    public var isSoldOut: Bool { !isCancelled && ticketLevels.allSatisfy { $0.available == 0 } }
+
+    init(row: Row, availability: [String: Int]) throws {
+        id = try row.decode("id")
+        organiserId = try row.decode("organiser_id")
+        artist = try row.decode("artist")
+        title = try row.decode("title")
+        venue = try row.decode("venue")
+        city = try row.decode("city")
+        startsAt = try row.decode("starts_at")
+        currency = try row.decode("currency")
+        status = try row.decode("status")
+        minPrice = try row.decode("min_price")
+        updatedAt = try row.decode("updated_at")
+        version = try row.decode("version")
+        let levels = try JSONDecoder().decode(
+            [TicketLevel].self, from: Data((try row.decode("ticket_levels", as: String.self)).utf8))
+        ticketLevels = levels.map {
+            Level(
+                id: $0.id, name: $0.name, capacity: $0.capacity, price: $0.price,
+                available: availability[$0.id] ?? $0.capacity)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, artist, title, venue, city, startsAt, currency, status, ticketLevels
+    }
+}
+
+/// Queries of the `concerts` read model.
+public enum ConcertQueries {
+    /// Where per-level availability comes from; the Reservations context provides it when it
+    /// runs. Until then every level shows its capacity.
+    nonisolated(unsafe) public static var availability: (Connection, String) throws -> [String: Int] = { _, _ in [:] }
+
+    public static func find(id: String, on connection: Connection) throws -> ConcertView? {
+        guard let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first else { return nil }
+        return try ConcertView(row: row, availability: try availability(connection, id))
+    }
+
+    /// Concerts that have not started yet (and those that started in the last day), scheduled
+    /// ones first, each group by date.
+    public static func upcoming(now: Date = Date(), limit: Int = 200, on connection: Connection) throws -> [ConcertView]
+    {
+        try connection.query(
+            """
+            SELECT * FROM concerts WHERE starts_at > \(now.addingTimeInterval(-86_400))
+            ORDER BY status = 'cancelled', starts_at, id LIMIT \(limit)
+            """
+        ).map { try ConcertView(row: $0, availability: try availability(connection, try $0.decode("id"))) }
+    }
+
+    /// The concerts an organiser manages (every concert, for an admin), newest start first.
+    public static func managed(by organiserId: String?, on connection: Connection) throws -> [ConcertView] {
+        try connection.query(
+            """
+            SELECT * FROM concerts WHERE \(organiserId)::text IS NULL OR organiser_id = \(organiserId)
+            ORDER BY starts_at DESC LIMIT 500
+            """
+        ).map { try ConcertView(row: $0, availability: try availability(connection, try $0.decode("id"))) }
+    }
+}

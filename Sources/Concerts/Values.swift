@@ -1,0 +1,96 @@
+import Foundation
+
+/// What the public sees of a concert, besides its ticket levels.
+public struct ConcertDetails: Sendable, Equatable, Codable {
+    public let artist: String
+    public let title: String
+    public let venue: String
+    public let city: String
+    public let startsAt: Date
+
+    /// Validates and trims every field; throws naming the first invalid one.
+    public init(artist: String, title: String, venue: String, city: String, startsAt: Date) throws {
+        self.artist = try Text.required(artist, field: "artist", max: 200)
+        self.title = try Text.optional(title, field: "title", max: 200)
+        self.venue = try Text.required(venue, field: "venue", max: 200)
+        self.city = try Text.required(city, field: "city", max: 100)
+        self.startsAt = startsAt
+    }
+}
+
+/// One kind of ticket: an id unique within the concert, a name, how many exist, and a price
+/// in minor units of the concert's currency.
+public struct TicketLevel: Sendable, Equatable, Codable {
+    public let id: String
+    public let name: String
+    public let capacity: Int
+    public let price: Int
+
+    public static let maxCapacity = 100_000
+
+    public init(id: String, name: String, capacity: Int, price: Int, position: Int = 0) throws {
+        let field = "ticketLevels[\(position)]"
+        let trimmedId = id.trimmingCharacters(in: .whitespaces)
+        guard !trimmedId.isEmpty, trimmedId.count <= 40,
+            trimmedId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else {
+            throw ConcertError.invalid(
+                field: "\(field).id", message: "A level id is 1 to 40 letters, digits, '-' or '_'.")
+        }
+        self.id = trimmedId
+        self.name = try Text.required(name, field: "\(field).name", max: 100)
+        guard (1...TicketLevel.maxCapacity).contains(capacity) else {
+            throw ConcertError.invalid(
+                field: "\(field).capacity", message: "A level's capacity is 1 to 100,000 tickets.")
+        }
+        guard price >= 0, price <= 100_000_000 else {
+            throw ConcertError.invalid(
+                field: "\(field).price", message: "A price is 0 or more, in minor units (e.g. 45000 for 450.00).")
+        }
+        self.capacity = capacity
+        self.price = price
+    }
+
+    /// Checks a list of levels: at least one, and unique ids.
+    static func validate(_ levels: [TicketLevel]) throws {
+        guard !levels.isEmpty else {
+            throw ConcertError.invalid(field: "ticketLevels", message: "A concert needs at least one ticket level.")
+        }
+        var seen: Set<String> = []
+        for (index, level) in levels.enumerated() where !seen.insert(level.id).inserted {
+            throw ConcertError.invalid(
+                field: "ticketLevels[\(index)].id", message: "The level id '\(level.id)' is used twice.")
+        }
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case letters.
+public enum Currency {
+    public static func validate(_ code: String) throws -> String {
+        let upper = code.trimmingCharacters(in: .whitespaces).uppercased()
+        guard upper.count == 3, upper.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+            throw ConcertError.invalid(
+                field: "currency", message: "The currency is a 3-letter ISO 4217 code, like PLN.")
+        }
+        return upper
+    }
+}
+
+enum Text {
+    static func required(_ raw: String, field: String, max: Int) throws -> String {
+        let text = try optional(raw, field: field, max: max)
+        guard !text.isEmpty else { throw ConcertError.invalid(field: field, message: "The \(field) is required.") }
+        return text
+    }
+
+    static func optional(_ raw: String, field: String, max: Int) throws -> String {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.count <= max else {
+            throw ConcertError.invalid(field: field, message: "The \(field) may have at most \(max) characters.")
+        }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ConcertError.invalid(field: field, message: "The \(field) contains characters that are not allowed.")
+        }
+        return text
+    }
+}

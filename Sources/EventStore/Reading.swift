@@ -36,6 +36,19 @@ extension EventStore {
                 """))
     }
 
+    /// The last `count` events a subscriber can see now, in global order (for `events tail`).
+    public func readLast(_ count: Int) throws -> [RecordedEvent] {
+        try EventRows.decode(
+            connection.query(
+                """
+                SELECT \(unsafeSQL: EventRows.columns) FROM es_events
+                WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY transaction_id DESC, global_position DESC LIMIT \(Int64(clamping: count))
+                """)
+        )
+        .reversed()
+    }
+
     /// The checkpoint after the last event a subscriber can see now (`.start` when none).
     public func headCheckpoint() throws -> Checkpoint {
         try Self.headCheckpoint(on: connection)

@@ -39,6 +39,13 @@ final class FastCGIConnection {
         request.pointee.ipcFd = socket
         request.pointee.keepConnection = 1
         guard FCGX_Accept_r(request) == 0 else { return nil }
+        // libfcgi ends the PARAMS stream early, as if it were complete, when the peer closes
+        // the connection or breaks the protocol in the middle of it; only the stream's error
+        // tells. Such a request is cut short: drop it rather than serve it half-read.
+        if inputFailed {
+            abandon()
+            return nil
+        }
         var params: [String: String] = [:]
         params.reserveCapacity(32)
         if var entry = request.pointee.envp {
@@ -57,8 +64,31 @@ final class FastCGIConnection {
     /// when the one it was handed turned out malformed.
     var socket: Int32 { request.pointee.ipcFd }
 
-    /// Reads up to `limit` bytes of the request body. Returns nil if the body is longer.
-    func readBody(limit: Int) -> [UInt8]? {
+    /// Whether reading the request's input failed: the peer closed the connection or broke
+    /// the protocol before the stream's end record, or a read timed out.
+    var inputFailed: Bool {
+        guard let input = request.pointee.in else { return true }
+        return FCGX_GetError(input) != 0
+    }
+
+    /// Closes the connection without an answer (the peer is gone or not speaking FastCGI).
+    func abandon() {
+        let socket = request.pointee.ipcFd
+        FCGX_Free(request, 0)
+        if socket >= 0 { close(socket) }
+        request.pointee.ipcFd = -1
+    }
+
+    enum Body {
+        case complete([UInt8])
+        /// Longer than the limit; reading stopped there.
+        case tooLarge
+        /// The connection ended (or a read failed) before the end of the body.
+        case incomplete
+    }
+
+    /// Reads the request body, up to `limit` bytes.
+    func readBody(limit: Int) -> Body {
         var body: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16_384)
         while true {
@@ -68,10 +98,11 @@ final class FastCGIConnection {
                     request.pointee.in)
             }
             if read <= 0 { break }
-            if body.count + Int(read) > limit { return nil }
+            if body.count + Int(read) > limit { return .tooLarge }
             body.append(contentsOf: chunk[0..<Int(read)])
         }
-        return body
+        // libfcgi reports the end of the connection like the end of the stream.
+        return inputFailed ? .incomplete : .complete(body)
     }
 
     /// Writes the whole response (CGI-style headers, blank line, body).

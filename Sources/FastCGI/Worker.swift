@@ -173,10 +173,21 @@ public final class Worker: @unchecked Sendable {
         let response: FastCGIResponse
         if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > configuration.bodyLimit {
             response = rejectBody()
-        } else if let body = connection.readBody(limit: configuration.bodyLimit) {
-            response = handler.handle(FastCGIRequest(params: params, body: body))
         } else {
-            response = rejectBody()
+            switch connection.readBody(limit: configuration.bodyLimit) {
+            case .complete(let body):
+                response = handler.handle(FastCGIRequest(params: params, body: body))
+            case .tooLarge:
+                response = rejectBody()
+            case .incomplete:
+                // Never serve a request with half its body: the peer went away mid-request.
+                records[index].withLock { $0.socket = -1 }
+                connection.abandon()
+                logger.warning(
+                    "incomplete FastCGI request dropped",
+                    metadata: ["thread": "\(index)", "method": "\(method)", "path": "\(path)"])
+                return
+            }
         }
         connection.write(response.serialized)
         records[index].withLock { $0.socket = -1 }

@@ -214,6 +214,13 @@ public final class Worker: @unchecked Sendable {
 
     // MARK: Watchdog
 
+    /// The watchdog cuts a request off this long after the request timeout. Limits inside the
+    /// request that equal the timeout (PostgreSQL's statement_timeout) fire a few milliseconds
+    /// after the request began, and must get to answer first (503 request_timeout, worker
+    /// kept); without the grace the watchdog's 100 ms tick often beat them, closed the socket
+    /// (502 at nginx) and retired a healthy worker.
+    static let hardTimeoutGraceMs = 500
+
     /// Writes the slow log and ends requests that run past the request timeout.
     ///
     /// A request that overruns is ended by shutting its socket down (the web server answers
@@ -221,7 +228,7 @@ public final class Worker: @unchecked Sendable {
     /// then retires: it stops accepting, and the supervisor starts a replacement.
     private func watch() {
         let slowMs = Int(configuration.slowRequest * 1000)
-        let timeoutMs = Int(configuration.requestTimeout * 1000)
+        let timeoutMs = Int(configuration.requestTimeout * 1000) + Worker.hardTimeoutGraceMs
         while true {
             let count = pollStop(milliseconds: 100)
             let now = Clock.monotonicMilliseconds()

@@ -24,9 +24,12 @@ show_tail() { # file [lines]
     tail -n "${2:-30}" "$1" | sed 's/^/    | /' >&2
 }
 
-# Value of `key = value` in encore.conf (empty when absent). Comments start with #.
+# The pool's settings file: $ENCORE_CONFIG, else encore.conf at the root (may not exist).
+conf_file() { printf '%s' "${ENCORE_CONFIG:-$ENCORE_ROOT/encore.conf}"; }
+
+# Value of `key = value` in the settings file (empty when absent). Comments start with #.
 conf_get() { # key
-    local f="$ENCORE_ROOT/encore.conf"
+    local f; f=$(conf_file)
     [[ -f $f ]] || return 0
     awk -v k="$1" -F= '
         /^[[:space:]]*#/ { next }
@@ -335,8 +338,9 @@ sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
 nginx_render() {
     mkdir -p "$NGINX_PREFIX"/{logs,temp} "$RUN_DIR" "$LOG_DIR"
     local timeout body
-    timeout=${ENCORE_REQUEST_TIMEOUT:-$(conf_get request_timeout)}; timeout=${timeout%s}
-    timeout=$(( ${timeout:-30} + 5 ))
+    # nginx waits 5 s longer than the pool's request timeout (seconds, may be fractional).
+    timeout=${ENCORE_REQUEST_TIMEOUT:-$(conf_get request_timeout)}
+    timeout=$(awk -v t="${timeout:-30}" 'BEGIN { t += 0; if (t <= 0) t = 30; printf "%d", (t == int(t) ? t : int(t) + 1) + 5 }')
     body=${ENCORE_BODY_LIMIT:-$(conf_get body_limit)}; body=${body:-1m}
     local -A vars=(
         [USER_DIRECTIVE]="$(nginx_user_directive)"
@@ -406,7 +410,7 @@ pool_start() { # [extra env assignments...]
     rm -f "$SOCKET" "$PID_FILE"
     rotate_if_big "$LOG_FILE"
     local args=(serve --socket "$SOCKET" --pid-file "$PID_FILE" --database-url "$DB_URL")
-    [[ -f $ENCORE_ROOT/encore.conf ]] && args+=(--config "$ENCORE_ROOT/encore.conf")
+    [[ -f $(conf_file) ]] && args+=(--config "$(conf_file)")
     step "Starting the pool (log: ${LOG_FILE#"$ENCORE_ROOT"/})"
     (cd "$ENCORE_ROOT" && exec env "$@" setsid "$ENCORE_BIN" "${args[@]}" >>"$LOG_FILE" 2>&1 </dev/null) &
     local started=$!

@@ -32,7 +32,8 @@ public enum ConcertPages {
             let page = try context.page(
                 "concert", title: "\(concert.artist) — \(concert.city)",
                 [
-                    "concertId": concert.id, "artist": concert.artist, "title": concert.title, "venue": concert.venue,
+                    "concertId": concert.id, "artist": concert.artist, "concertTitle": concert.title,
+                    "venue": concert.venue,
                     "city": concert.city, "startsAt": display(concert.startsAt),
                     "startsAtISO": ISO8601DateFormatter().string(from: concert.startsAt),
                     "cancelled": concert.isCancelled, "soldOut": concert.isSoldOut, "levels": levels,

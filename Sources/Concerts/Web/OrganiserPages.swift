@@ -249,6 +249,8 @@ public enum OrganiserPages {
         concert: ConcertView? = nil, error: HTTPError? = nil
     ) throws -> HTTPResponse {
         var data: [String: Any] = values
+        // `title` is the page's title in the layout; the concert's title goes by another key.
+        data["concertTitle"] = values["title"] ?? ""
         data["action"] = action
         data["isNew"] = concert == nil
         if let concert { data["id"] = concert.id }

@@ -62,6 +62,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "Reservations",
+            dependencies: ["EventStore", "Postgres", "Web", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        .target(
+            name: "ShoppingCarts",
+            dependencies: ["EventStore", "Postgres", "Web", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
         // HTTP on top of FastCGI: routing, responses, errors, templates.
         .target(
             name: "Web",
@@ -77,7 +89,7 @@ let package = Package(
         .target(
             name: "Encore",
             dependencies: [
-                "FastCGI", "Postgres", "EventStore", "Web", "Users", "Concerts",
+                "FastCGI", "Postgres", "EventStore", "Web", "Users", "Concerts", "Reservations", "ShoppingCarts",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Templates"), .copy("OpenAPI")],
@@ -110,6 +122,10 @@ let package = Package(
         .testTarget(name: "SodiumTests", dependencies: ["Sodium"], swiftSettings: strict),
         .testTarget(name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres"], swiftSettings: strict),
         .testTarget(name: "ConcertsTests", dependencies: ["Concerts", "EventStore"], swiftSettings: strict),
+        .testTarget(
+            name: "ReservationsTests", dependencies: ["Reservations", "EventStore", "Postgres"], swiftSettings: strict),
+        .testTarget(
+            name: "ShoppingCartsTests", dependencies: ["ShoppingCarts", "EventStore"], swiftSettings: strict),
         .testTarget(name: "WebTests", dependencies: ["Web"], swiftSettings: strict),
     ]
 )

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Logging
 import Postgres
+import Reservations
 import Users
 import Web
 
@@ -27,6 +28,9 @@ public struct EncoreApplication: Sendable {
         ConcertPages.register(&router)
         ConcertsAPI.register(&router)
         OrganiserPages.register(&router)
+        CartAPI.register(&router)
+        CheckoutPages.register(&router)
+        ReservationsAPI.register(&router, errors: ReservationErrors.http)
         UsersAPI.register(&router)
         UsersPages.register(&router)
         if testRoutes { TestRoutes.register(&router) }

@@ -1,6 +1,8 @@
 import Concerts
 import EventStore
 import Foundation
+import Reservations
+import ShoppingCarts
 import Users
 
 /// Registers every context's projections in the shared registry, once per process.
@@ -8,6 +10,14 @@ public enum EncoreProjections {
     private static let once: Void = {
         ProjectionRegistry.shared.register(UsersProjection())
         ProjectionRegistry.shared.register(ConcertsProjection())
+        ProjectionRegistry.shared.register(AvailabilityProjection())
+        ProjectionRegistry.shared.register(ReservationsProjection())
+        ProjectionRegistry.shared.register(CartsProjection())
+        ProjectionRegistry.shared.register(ConcertSalesManager())
+        // The concert pages show what is left per level, from the availability shards.
+        ConcertQueries.availability = { connection, concertId in
+            try AvailabilityQueries.levels(concertId: concertId, on: connection).mapValues(\.available)
+        }
     }()
 
     public static func registerAll() {

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Postgres
+import ShoppingCarts
 import Users
 
 /// Every schema migration of the application, in one ordered list.
@@ -9,7 +10,7 @@ import Users
 /// then one hundred per bounded context.
 public enum EncoreMigrations {
     public static var all: [Migration] {
-        core + EventStoreSchema.migrations + UsersSchema.migrations
+        core + EventStoreSchema.migrations + UsersSchema.migrations + ShoppingCartsSchema.migrations
     }
 
     static let core: [Migration] = [

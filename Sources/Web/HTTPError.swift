@@ -11,6 +11,8 @@ public struct HTTPError: Error, Sendable, Equatable {
     public let message: String
     public let field: String?
     public var headers: [String: String] = [:]
+    /// Extra facts for API clients (e.g. which ticket level fell short), added to the error object.
+    public var details: [String: String] = [:]
 
     public init(status: Int, code: String, message: String, field: String? = nil) {
         self.status = status
@@ -41,10 +43,29 @@ public struct HTTPError: Error, Sendable, Equatable {
                 let code: String
                 let message: String
                 let field: String?
+                let details: [String: String]
+
+                func encode(to encoder: Encoder) throws {
+                    var container = encoder.container(keyedBy: DynamicKey.self)
+                    for (key, value) in details { try container.encode(value, forKey: DynamicKey(key)) }
+                    try container.encode(code, forKey: DynamicKey("code"))
+                    try container.encode(message, forKey: DynamicKey("message"))
+                    if let field { try container.encode(field, forKey: DynamicKey("field")) }
+                }
             }
             let error: Inner
         }
-        return (try? JSONCoding.encode(Body(error: .init(code: code, message: message, field: field)))) ?? []
+        return
+            (try? JSONCoding.encode(Body(error: .init(code: code, message: message, field: field, details: details))))
+            ?? []
+    }
+
+    struct DynamicKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 }
 

@@ -1,0 +1,140 @@
+import Concerts
+import EventStore
+import Foundation
+import Postgres
+import Reservations
+import ShoppingCarts
+import Web
+
+/// Confirming a cart: the one place where three contexts meet in one transaction.
+///
+/// "Reserve everything or nothing" is the customer's promise, so the availability shards of
+/// every item, the reservations (one per concert) and the cart's `CartConfirmed` are
+/// appended in one short transaction: if any level falls short, nothing is held and the cart
+/// stays open. This is the deliberate exception to "one command changes one aggregate",
+/// made because a half-reserved cart would be a worse answer than a retry.
+enum Checkout {
+    /// How long tickets stay held before the expiry job returns them to sale.
+    static var holdTime: TimeInterval {
+        Double(ProcessInfo.processInfo.environment["ENCORE_HOLD_SECONDS"] ?? "") ?? 15 * 60
+    }
+
+    struct Result: Encodable {
+        let checkout: Body
+        struct Body: Encodable {
+            let id: String
+            let reservations: [ReservationView]
+            let orders: [String]
+            let payment: String?
+            let expiresAt: Date
+        }
+    }
+
+    /// Confirms the user's open cart; throws HTTP errors for the customer.
+    static func confirm(userId: String, requestId: String, context: RequestContext) throws -> Result {
+        try context.database.with { connection in
+            let inline = ProjectionRegistry.shared.inline
+            let carts = ShoppingCarts(connection: connection, inlineProjections: inline)
+            let cart = try carts.openCart(userId: userId)
+            guard let cartId = cart.id, !cart.state.items.isEmpty else { throw CartErrors.http(.empty) }
+            guard cart.state.delivery != nil else { throw CartErrors.http(.deliveryMissing) }
+            let checkoutId = UUID.timeOrdered().uuidString.lowercased()
+            let now = Date()
+            let metadata = EventMetadata(correlationId: requestId, userId: userId)
+            let lines = cart.state.items.map {
+                TicketReservations.Line(
+                    concertId: $0.concertId, ticketLevelId: $0.ticketLevelId, quantity: $0.quantity,
+                    unitPrice: $0.unitPrice, currency: $0.currency)
+            }
+            var attempt = 0
+            while true {
+                do {
+                    try connection.transaction { tx in
+                        _ = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
+                            checkoutId: checkoutId, userId: userId, lines: lines, holdFor: holdTime, now: now,
+                            metadata: metadata)
+                        try carts.close(
+                            userId: userId, cartId: cartId, expectedVersion: cart.version,
+                            .confirm(checkoutId: checkoutId, now: now), metadata: metadata)
+                    }
+                    break
+                } catch let error as PostgresError where error.isRetryable && attempt < 3 {
+                    attempt += 1  // a deadlock near a sell-out: nothing was held; try again
+                } catch let error as ReservationError {
+                    throw try ReservationErrors.http(error, connection: connection)
+                } catch is WrongExpectedVersion {
+                    throw HTTPError(
+                        status: 409, code: "cart_changed",
+                        message: "The cart changed while confirming; look and confirm again.")
+                } catch let error as CartError {
+                    throw CartErrors.http(error)
+                }
+            }
+            let reservations = try ReservationQueries.forCheckout(checkoutId, on: connection)
+            return Result(
+                checkout: Result.Body(
+                    id: checkoutId, reservations: reservations, orders: [], payment: nil,
+                    expiresAt: reservations.first?.expiresAt ?? now.addingTimeInterval(holdTime)))
+        }
+    }
+}
+
+/// HTTP faces of the cart's and the reservations' errors.
+enum CartErrors {
+    static func http(_ error: CartError) -> HTTPError {
+        switch error {
+        case .notFound: HTTPError(status: 404, code: "no_cart", message: "You have no open cart.")
+        case .alreadyOpened: HTTPError(status: 409, code: "cart_exists", message: "You have an open cart already.")
+        case .closed: HTTPError(status: 409, code: "cart_closed", message: "This cart is confirmed or cancelled.")
+        case .itemAlreadyInCart:
+            HTTPError(
+                status: 409, code: "item_already_in_cart",
+                message: "These tickets are in your cart already; change the quantity instead.")
+        case .itemNotInCart: HTTPError(status: 404, code: "item_not_in_cart", message: "Your cart has no such item.")
+        case .notEnoughTickets(let available):
+            HTTPError(
+                status: 409, code: "not_enough_tickets",
+                message: available == 0 ? "These tickets are sold out." : "Only \(available) of these tickets are left."
+            )
+        case .empty: HTTPError(status: 409, code: "cart_empty", message: "Your cart is empty.")
+        case .deliveryMissing:
+            HTTPError(status: 409, code: "delivery_missing", message: "Choose how the tickets are delivered first.")
+        case .invalid(let field, let message):
+            HTTPError(status: 422, code: "invalid_field", message: message, field: field)
+        }
+    }
+}
+
+enum ReservationErrors {
+    static func http(_ error: ReservationError, connection: Connection) throws -> HTTPError {
+        switch error {
+        case .notEnoughTickets(let concertId, let levelId, let available):
+            let concert = try ConcertQueries.find(id: concertId, on: connection)
+            let level = concert?.ticketLevels.first { $0.id == levelId }?.name ?? levelId
+            let what = "\(level) for \(concert?.artist ?? concertId)"
+            var http = HTTPError(
+                status: 409, code: "not_enough_tickets",
+                message: available == 0
+                    ? "\(what) is sold out. Nothing was reserved."
+                    : "Only \(available) tickets of \(what) are left. Nothing was reserved.",
+                field: "items")
+            http.details = ["concertId": concertId, "ticketLevelId": levelId, "available": "\(available)"]
+            return http
+        case .salesClosed(let concertId):
+            var http = HTTPError(
+                status: 409, code: "concert_cancelled",
+                message: "A concert in your cart is cancelled. Nothing was reserved.")
+            http.details = ["concertId": concertId]
+            return http
+        case .notFound:
+            return HTTPError(status: 404, code: "unknown_reservation", message: "You have no such reservation.")
+        case .alreadyCancelled:
+            return HTTPError(status: 409, code: "already_cancelled", message: "The reservation is cancelled already.")
+        case .alreadyExpired:
+            return HTTPError(status: 409, code: "already_expired", message: "The reservation has expired.")
+        case .alreadyPaid: return HTTPError(status: 409, code: "already_paid", message: "The reservation is paid.")
+        case .alreadyExists, .notExpiredYet:
+            return HTTPError(status: 409, code: "reservation_conflict", message: "The reservation changed; try again.")
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import EventStore
+import Foundation
+import Postgres
+
+/// The Reservations context's command side: holds tickets for a checkout, all or nothing,
+/// and releases them exactly once.
+///
+/// ## The write path for a hot concert
+/// A checkout's items are reserved in one short transaction:
+/// 1. Items are taken in a fixed order (concert id, then level id), so two checkouts never wait
+///    on each other's shards in opposite orders.
+/// 2. For each item, the shard rows of its level (`availability_shards`, the shards' inline
+///    snapshot) are locked one at a time with `FOR UPDATE SKIP LOCKED`, starting from a random
+///    shard: concurrent checkouts spread over the shards instead of queueing on one row. The
+///    decider runs on the locked row, and the `TicketsHeld` event is appended with the version
+///    the row holds, so the expected-version check can never fail while the lock is held.
+///    A quantity larger than one shard's rest is taken from several shards.
+/// 3. Only when every unlocked shard is empty does it wait for a locked one (in shard order),
+///    and only when the level's total rest is too small does it answer "not enough tickets",
+///    naming the level; the transaction then rolls back and nothing is held.
+/// 4. One `ReservationHeld` per concert records what was taken from which shard.
+/// A deadlock (possible only in step 3 near a sell-out) aborts one transaction, which the
+/// caller retries. The sum of a level's shard capacities is its capacity, and no shard
+/// holds more than its capacity, so the level is never oversold.
+public struct TicketReservations {
+    public let connection: Connection
+    public let inlineProjections: [any Projection]
+
+    public init(connection: Connection, inlineProjections: [any Projection]) {
+        self.connection = connection
+        self.inlineProjections = inlineProjections
+    }
+
+    /// A line of a checkout to reserve.
+    public struct Line: Sendable, Equatable {
+        public let concertId: String
+        public let ticketLevelId: String
+        public let quantity: Int
+        public let unitPrice: Int
+        public let currency: String
+
+        public init(concertId: String, ticketLevelId: String, quantity: Int, unitPrice: Int, currency: String) {
+            self.concertId = concertId
+            self.ticketLevelId = ticketLevelId
+            self.quantity = quantity
+            self.unitPrice = unitPrice
+            self.currency = currency
+        }
+    }
+
+    private var store: EventStore {
+        EventStore(connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: true)
+    }
+
+    /// Holds every line or none. Must run inside the caller's transaction on `connection`.
+    public func reserve(
+        checkoutId: String, userId: String, lines: [Line], holdFor: TimeInterval, now: Date,
+        metadata: EventMetadata = EventMetadata()
+    ) throws -> [ReservationHeld] {
+        let sorted = lines.sorted { ($0.concertId, $0.ticketLevelId) < ($1.concertId, $1.ticketLevelId) }
+        var concerts: [String] = []
+        for line in sorted where concerts.last != line.concertId { concerts.append(line.concertId) }
+        return try concerts.enumerated().map { index, concertId in
+            let reservationId = Self.reservationId(checkoutId: checkoutId, index: index)
+            let items = try sorted.filter { $0.concertId == concertId }.map { line in
+                ReservedItem(
+                    ticketLevelId: line.ticketLevelId, quantity: line.quantity, unitPrice: line.unitPrice,
+                    currency: line.currency, shards: try hold(line, reservationId: reservationId, metadata: metadata))
+            }
+            let held = ReservationHeld(
+                reservationId: reservationId, checkoutId: checkoutId, userId: userId, concertId: concertId,
+                items: items, heldAt: now, expiresAt: now.addingTimeInterval(holdFor))
+            try store.append(
+                to: Reservation.streamId(reservationId), type: Reservation.streamType, expectedVersion: .noStream,
+                events: [try Reservation.eventTypes.encode(.held(held))], metadata: metadata)
+            return held
+        }
+    }
+
+    static func reservationId(checkoutId: String, index: Int) -> String {
+        "\(checkoutId)-\(index + 1)"
+    }
+
+    private struct ShardRow {
+        let streamId: String
+        let shard: Int
+        let version: Int64
+        let state: AvailabilityShard.State
+
+        init(_ row: Row) throws {
+            streamId = try row.decode("stream_id")
+            shard = try row.decode("shard")
+            version = try row.decode("version")
+            state = AvailabilityShard.State(
+                capacity: try row.decode("capacity"), held: try row.decode("held"), sold: try row.decode("sold"),
+                closed: try row.decode("closed"), exists: true)
+        }
+    }
+
+    /// Holds one line's tickets over as many shards as it takes.
+    private func hold(_ line: Line, reservationId: String, metadata: EventMetadata) throws -> [ShardAllocation] {
+        var remaining = line.quantity
+        var taken: [ShardAllocation] = []
+        var locked: [Int] = []
+        let start = Int.random(in: 0..<ShardPlan.maxShards)
+        let lockedList = { "{" + locked.map(String.init).joined(separator: ",") + "}" }
+        while remaining > 0 {
+            var row = try connection.query(
+                """
+                SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
+                WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId) AND NOT closed
+                  AND capacity - held - sold > 0 AND NOT (shard = ANY(\(lockedList())::int[]))
+                ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+                """
+            ).first.map(ShardRow.init)
+            if row == nil {
+                let rest = try connection.query(
+                    """
+                    SELECT coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS rest,
+                           count(*)::int AS shards, count(*) FILTER (WHERE closed)::int AS closed
+                    FROM availability_shards
+                    WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId)
+                      AND NOT (shard = ANY(\(lockedList())::int[]))
+                    """
+                ).first
+                let shards: Int = try rest?.decode("shards") ?? 0
+                let closed: Int = try rest?.decode("closed") ?? 0
+                if shards > 0 && closed == shards && taken.isEmpty {
+                    throw ReservationError.salesClosed(concertId: line.concertId)
+                }
+                let available: Int = try rest?.decode("rest") ?? 0
+                guard available >= remaining else {
+                    throw ReservationError.notEnoughTickets(
+                        concertId: line.concertId, ticketLevelId: line.ticketLevelId,
+                        available: available + line.quantity - remaining)
+                }
+                // Tickets are left, but in shards other checkouts hold: wait for one, in shard order.
+                row = try connection.query(
+                    """
+                    SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
+                    WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId) AND NOT closed
+                      AND capacity - held - sold > 0 AND NOT (shard = ANY(\(lockedList())::int[]))
+                    ORDER BY shard LIMIT 1 FOR UPDATE
+                    """
+                ).first.map(ShardRow.init)
+                guard row != nil else { continue }
+            }
+            guard let shard = row else { continue }
+            locked.append(shard.shard)
+            let quantity = min(remaining, shard.state.available)
+            if quantity == 0 { continue }
+            let events = try AvailabilityShard.decide(
+                .hold(reservationId: reservationId, quantity: quantity), shard.state)
+            try store.append(
+                to: shard.streamId, type: AvailabilityShard.streamType, expectedVersion: .version(shard.version),
+                events: try events.map { try AvailabilityShard.eventTypes.encode($0) }, metadata: metadata)
+            taken.append(ShardAllocation(shard: shard.shard, quantity: quantity))
+            remaining -= quantity
+        }
+        return taken
+    }
+
+    // MARK: Releasing
+
+    public enum Ending: Sendable {
+        case cancel
+        case expire
+    }
+
+    /// Cancels or expires a held reservation and returns its tickets to sale, in one
+    /// transaction. Of two racing calls, one succeeds; the other throws (a conflict or the
+    /// reservation's new state) and releases nothing.
+    public func end(_ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata = EventMetadata())
+        throws
+    {
+        try connection.transaction { tx in
+            let joined = EventStore(connection: tx, inlineProjections: inlineProjections, joinsCallerTransaction: true)
+            let handler = CommandHandler<Reservation>(
+                store: joined, streamType: Reservation.streamType, eventTypes: Reservation.eventTypes)
+            let loaded = try handler.load(Reservation.streamId(reservationId))
+            let command: Reservation.Command = ending == .cancel ? .cancel(now: now) : .expire(now: now)
+            let events = try Reservation.decide(command, loaded.state)
+            try joined.append(
+                to: Reservation.streamId(reservationId), type: Reservation.streamType,
+                expectedVersion: .version(loaded.version),
+                events: try events.map { try Reservation.eventTypes.encode($0) }, metadata: metadata)
+            let reason = ending == .cancel ? "cancelled" : "expired"
+            try release(loaded.state, reason: reason, store: joined, on: tx, metadata: metadata)
+        }
+    }
+
+    /// Releases what a reservation holds, shard by shard in a fixed order.
+    private func release(
+        _ reservation: Reservation.State, reason: String, store: EventStore, on tx: Connection, metadata: EventMetadata
+    ) throws {
+        var allocations: [(level: String, shard: Int, quantity: Int)] = []
+        for item in reservation.items {
+            for allocation in item.shards {
+                allocations.append((item.ticketLevelId, allocation.shard, allocation.quantity))
+            }
+        }
+        allocations.sort { ($0.level, $0.shard) < ($1.level, $1.shard) }
+        for allocation in allocations {
+            guard
+                let row = try tx.query(
+                    """
+                    SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
+                    WHERE concert_id = \(reservation.concertId) AND level_id = \(allocation.level)
+                      AND shard = \(allocation.shard) FOR UPDATE
+                    """
+                ).first.map(ShardRow.init)
+            else { continue }
+            let events = try AvailabilityShard.decide(
+                .release(reservationId: reservation.id ?? "", quantity: allocation.quantity, reason: reason), row.state)
+            try store.append(
+                to: row.streamId, type: AvailabilityShard.streamType, expectedVersion: .version(row.version),
+                events: try events.map { try AvailabilityShard.eventTypes.encode($0) }, metadata: metadata)
+        }
+    }
+
+    /// Expires every held reservation whose time is up; returns how many it expired.
+    /// Safe to run in several processes at once: each reservation is expired by one of them.
+    public func expireDue(now: Date, limit: Int = 100) throws -> Int {
+        var expired = 0
+        for id in try ReservationQueries.due(now: now, limit: limit, on: connection) {
+            do {
+                try end(id, .expire, now: now, metadata: EventMetadata(causationId: "expiry"))
+                expired += 1
+            } catch is WrongExpectedVersion {
+                continue  // another runner got there first
+            } catch let error as ReservationError where error != .notExpiredYet {
+                continue  // no longer held: cancelled or expired meanwhile
+            }
+        }
+        return expired
+    }
+}

@@ -1,0 +1,95 @@
+import EventStore
+import Foundation
+import Postgres
+
+/// The ShoppingCarts context's command side.
+public struct ShoppingCarts {
+    public let connection: Connection
+    public let inlineProjections: [any Projection]
+
+    public init(connection: Connection, inlineProjections: [any Projection]) {
+        self.connection = connection
+        self.inlineProjections = inlineProjections
+    }
+
+    func handler(joined: Bool = false) -> CommandHandler<ShoppingCart> {
+        CommandHandler<ShoppingCart>(
+            store: EventStore(
+                connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: joined),
+            streamType: ShoppingCart.streamType, eventTypes: ShoppingCart.eventTypes)
+    }
+
+    /// The user's open cart id, if any.
+    public func openCartId(userId: String) throws -> String? {
+        try connection.query("SELECT cart_id FROM open_carts WHERE user_id = \(userId)").first?.decode("cart_id")
+    }
+
+    /// The user's open cart and its version, or an empty state when there is none.
+    public func openCart(userId: String) throws -> (id: String?, state: ShoppingCart.State, version: Int64) {
+        guard let id = try openCartId(userId: userId) else { return (nil, ShoppingCart.initial, 0) }
+        let loaded = try handler().load(ShoppingCart.streamId(id))
+        return (id, loaded.state, loaded.version)
+    }
+
+    /// Runs a command on the user's open cart, opening one first when there is none.
+    public func handle(
+        userId: String, _ command: ShoppingCart.Command, now: Date = Date(), metadata: EventMetadata = EventMetadata()
+    ) throws -> ShoppingCart.State {
+        let cartId = try openCartId(userId: userId) ?? open(userId: userId, now: now, metadata: metadata)
+        return try handler().handle(
+            command, on: ShoppingCart.streamId(cartId), metadata: metadata, retriesOnConflict: 3
+        )
+        .state
+    }
+
+    /// Opens a cart; of two concurrent first requests, one opens it and the other uses it.
+    private func open(userId: String, now: Date, metadata: EventMetadata) throws -> String {
+        let cartId = UUID.timeOrdered(now: now).uuidString.lowercased()
+        do {
+            try connection.transaction { _ in
+                try connection.execute("INSERT INTO open_carts (user_id, cart_id) VALUES (\(userId), \(cartId))")
+                _ = try handler(joined: true).handle(
+                    .open(cartId: cartId, userId: userId, now: now), on: ShoppingCart.streamId(cartId),
+                    metadata: metadata)
+            }
+            return cartId
+        } catch let error as PostgresError where error.isUniqueViolation {
+            guard let existing = try openCartId(userId: userId) else { throw error }
+            return existing
+        }
+    }
+
+    /// Confirms or cancels the cart inside the caller's transaction, with the version the
+    /// caller read, and frees the user to open a new cart.
+    public func close(
+        userId: String, cartId: String, expectedVersion: Int64, _ command: ShoppingCart.Command,
+        metadata: EventMetadata = EventMetadata()
+    ) throws {
+        let store = EventStore(
+            connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: true)
+        let loaded = try handler(joined: true).load(ShoppingCart.streamId(cartId))
+        guard loaded.version == expectedVersion else {
+            throw WrongExpectedVersion(
+                streamId: ShoppingCart.streamId(cartId), expected: .version(expectedVersion), actual: loaded.version)
+        }
+        let events = try ShoppingCart.decide(command, loaded.state)
+        try store.append(
+            to: ShoppingCart.streamId(cartId), type: ShoppingCart.streamType,
+            expectedVersion: .version(expectedVersion),
+            events: try events.map { try ShoppingCart.eventTypes.encode($0) }, metadata: metadata)
+        try connection.execute("DELETE FROM open_carts WHERE user_id = \(userId) AND cart_id = \(cartId)")
+    }
+
+    /// Drops a cancelled concert's items from every open cart that has them.
+    public func dropConcert(_ concertId: String, reason: String, metadata: EventMetadata = EventMetadata()) throws {
+        for cartId in try CartQueries.openCarts(withConcert: concertId, on: connection) {
+            do {
+                _ = try handler(joined: true).handle(
+                    .dropConcert(concertId: concertId, reason: reason), on: ShoppingCart.streamId(cartId),
+                    metadata: metadata, retriesOnConflict: 3)
+            } catch CartError.closed {
+                continue
+            }
+        }
+    }
+}

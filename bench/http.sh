@@ -55,6 +55,7 @@ measure() { # path
 names=("nginx static file" "GET /healthz" "GET /")
 paths=("$static_path" /healthz /)
 declare -a rps p99 errs
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in 0 1 2; do
     step "wrk -t$threads -c$connections -d$duration --latency ${paths[$i]}"
     read -r "rps[i]" "p99[i]" "errs[i]" < <(measure "${paths[$i]}")
@@ -86,7 +87,8 @@ section=$(cat <<EOF
 ## HTTP
 Measured by \`bench/http.sh\` on $when (commit $commit): \`wrk -t$threads -c$connections -d$duration --latency\`
 after a $warmup warm-up per path, against the dev stack started by \`bin/up\`.
-Machine: $(nproc) cores, $cpu. nginx: worker_processes $nginx_workers. Pool: $pool_shape.
+Machine: $(nproc) cores, $cpu; load average before the run: $load. nginx: worker_processes
+$nginx_workers. Pool: $pool_shape.
 
 $table
 

@@ -50,5 +50,15 @@ public struct HTTPResponse: Sendable {
         return copy
     }
 
-    var fastCGI: FastCGIResponse { FastCGIResponse(status: status, headers: headers, body: body) }
+    /// CR, LF and other control characters are removed from header names and values, so no
+    /// value that came from a request can end a header and start another (response splitting).
+    var fastCGI: FastCGIResponse {
+        FastCGIResponse(
+            status: status, headers: headers.map { (HTTPResponse.clean($0.0), HTTPResponse.clean($0.1)) }, body: body)
+    }
+
+    static func clean(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }))
+    }
 }

@@ -147,9 +147,15 @@ public enum UsersPages {
         }
     }
 
-    /// Only local paths: never an open redirect.
+    /// Only local paths: never an open redirect. Browsers drop tabs and newlines from a URL
+    /// ("/\t/evil.example" becomes "//evil.example"), and a CR or LF would end the Location
+    /// header, so any control character, space or backslash gives "/".
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"),
+            !next.unicodeScalars.contains(where: {
+                $0 == "\\" || $0.properties.isWhitespace || $0.properties.generalCategory == .control
+            })
+        else { return "/" }
         return next
     }
 

@@ -14,33 +14,54 @@ enum SignIn {
 
     static func attempt(email: String, password: String, request: HTTPRequest, context: RequestContext) throws -> Result
     {
-        try context.database.with { connection in
-            let throttle = SignInThrottle(connection: connection)
-            if let wait = try throttle.retryAfter(email: email, ip: request.remoteAddress) {
-                var error = HTTPError(
-                    status: 429, code: "too_many_attempts",
-                    message: "Too many failed sign-ins. Try again in \(wait / 60 + 1) minutes.")
-                error.headers["Retry-After"] = "\(wait)"
-                throw error
+        enum Outcome {
+            case throttled(seconds: Int)
+            case failed
+            case signedIn(Result)
+        }
+        let key = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let outcome: Outcome = try context.database.with { connection in
+            // Attempts for one address take turns: otherwise concurrent guesses all pass the
+            // check below before any of them has recorded its failure, and a burst of N
+            // guesses gets N tries instead of 5. The failure is committed before the next
+            // attempt for the address reads the count.
+            try connection.transaction { tx in
+                try tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("signin:" + key), 0))")
+                let throttle = SignInThrottle(connection: tx)
+                if let wait = try throttle.retryAfter(email: email, ip: request.remoteAddress) {
+                    return .throttled(seconds: wait)
+                }
+                let accounts = UserAccounts(connection: tx, inlineProjections: [])
+                guard let user = try accounts.authenticate(email: email, password: password) else {
+                    try throttle.recordFailure(email: email, ip: request.remoteAddress)
+                    return .failed
+                }
+                try throttle.recordSuccess(email: email)
+                // A session that came with the request ends: the new one has a new token.
+                if let old = context.principal {
+                    try Sessions(connection: tx).end(id: old.sessionKey, userId: old.userId)
+                }
+                let session = try Sessions(connection: tx).start(
+                    userId: user.id, userAgent: request.header("User-Agent") ?? "", ip: request.remoteAddress)
+                return .signedIn(Result(user: user, session: session))
             }
-            let accounts = UserAccounts(connection: connection, inlineProjections: [])
-            guard let user = try accounts.authenticate(email: email, password: password) else {
-                try throttle.recordFailure(email: email, ip: request.remoteAddress)
-                context.logger.notice("sign-in failed", metadata: ["ip": "\(request.remoteAddress)"])
-                throw invalid
-            }
-            try throttle.recordSuccess(email: email)
-            // A session that came with the request ends: the new one has a new token.
-            if let old = context.principal {
-                try Sessions(connection: connection).end(id: old.sessionKey, userId: old.userId)
-            }
-            let session = try Sessions(connection: connection).start(
-                userId: user.id, userAgent: request.header("User-Agent") ?? "", ip: request.remoteAddress)
+        }
+        switch outcome {
+        case .throttled(let wait):
+            var error = HTTPError(
+                status: 429, code: "too_many_attempts",
+                message: "Too many failed sign-ins. Try again in \(wait / 60 + 1) minutes.")
+            error.headers["Retry-After"] = "\(wait)"
+            throw error
+        case .failed:
+            context.logger.notice("sign-in failed", metadata: ["ip": "\(request.remoteAddress)"])
+            throw invalid
+        case .signedIn(let result):
             context.cookies.append(
                 Cookies.make(
-                    name: Cookies.sessionName, value: session.token, maxAge: Int(Sessions.absoluteLifetime),
+                    name: Cookies.sessionName, value: result.session.token, maxAge: Int(Sessions.absoluteLifetime),
                     secure: request.isSecure))
-            return Result(user: user, session: session)
+            return result
         }
     }
 }

@@ -14,9 +14,18 @@ public final class Connection: @unchecked Sendable {
     private var handle: OpaquePointer?
     public let url: String
 
-    /// Opens a connection; `url` is a libpq connection string or URI.
-    public init(url: String) throws {
+    /// Session settings applied at connect and again after every re-connect.
+    private let sessionSetup: String
+
+    /// Opens a connection; `url` is a libpq connection string or URI. `settings` are
+    /// `SET name = value` pairs (names chosen by code) that every session of it gets.
+    public init(url: String, settings: [(String, String)] = []) throws {
         self.url = url
+        var setup = "SET TIME ZONE 'UTC'; SET client_min_messages TO warning;"
+        for (name, value) in settings {
+            setup += " SET \(name) = '\(value.replacingOccurrences(of: "'", with: "''"))';"
+        }
+        self.sessionSetup = setup
         handle = PQconnectdb(url)
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
             let error = PostgresError.connection(handle, "could not connect to PostgreSQL")
@@ -33,7 +42,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Every session speaks UTC and the same date style, so timestamps parse the same way.
     private func configureSession() throws {
-        try executeScript(unsafeSQL: "SET TIME ZONE 'UTC'; SET client_min_messages TO warning")
+        try executeScript(unsafeSQL: sessionSetup)
     }
 
     /// Whether the connection is usable now (no round trip).
@@ -50,6 +59,12 @@ public final class Connection: @unchecked Sendable {
         guard let current = handle else {
             throw PostgresError(kind: .connection, message: "out of memory opening a connection")
         }
+        // A connection that sat idle while the server restarted has a termination notice (or
+        // EOF) waiting: reading what is there notices it, so the request re-opens the
+        // connection instead of failing on it.
+        if PQstatus(current) == CONNECTION_OK && PQtransactionStatus(current) == PQTRANS_IDLE {
+            _ = PQconsumeInput(current)
+        }
         if PQstatus(current) != CONNECTION_OK {
             PQreset(current)
             guard PQstatus(current) == CONNECTION_OK else {
@@ -61,7 +76,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func configureSessionAfterReset(_ handle: OpaquePointer) throws {
-        guard let result = PQexec(handle, "SET TIME ZONE 'UTC'; SET client_min_messages TO warning") else {
+        guard let result = PQexec(handle, sessionSetup) else {
             throw PostgresError.connection(handle, "could not configure the session")
         }
         defer { PQclear(result) }

@@ -11,6 +11,10 @@ public final class ThreadDatabase {
     private let statementTimeoutMs: Int
     private var connection: Connection?
     private let logger: Logger
+    private var lastUsed = Date.distantPast
+    /// A connection idle longer than this is checked before use: PostgreSQL may have
+    /// restarted meanwhile, and the request should not be the one to find out.
+    static let idleCheckAfter: TimeInterval = 2
 
     public init(url: String, statementTimeout: Double, logger: Logger) {
         self.url = url
@@ -20,13 +24,19 @@ public final class ThreadDatabase {
 
     /// The open connection, or a 503-worthy error.
     public func connect() throws -> Connection {
-        if let connection, connection.isOpen { return connection }
+        if let connection, connection.isOpen {
+            if Date().timeIntervalSince(lastUsed) < ThreadDatabase.idleCheckAfter { return connection }
+            if (try? connection.query("SELECT 1")) != nil {
+                lastUsed = Date()
+                return connection
+            }
+        }
         connection = nil
         do {
-            let opened = try Connection(url: url)
             // A request never waits on PostgreSQL longer than the pool lets it run.
-            try opened.execute(SQLQuery(unsafeSQL: "SET statement_timeout = \(statementTimeoutMs)"))
+            let opened = try Connection(url: url, settings: [("statement_timeout", "\(statementTimeoutMs)")])
             connection = opened
+            lastUsed = Date()
             return opened
         } catch {
             logger.warning("database unavailable", metadata: ["error": "\(error)"])
@@ -37,6 +47,7 @@ public final class ThreadDatabase {
     /// Runs `body` on the connection; a lost connection is dropped so the next call re-opens it.
     public func with<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try connect()
+        defer { lastUsed = Date() }
         do {
             return try body(connection)
         } catch let error as PostgresError where error.kind == .connection {

@@ -160,6 +160,10 @@ public final class Worker: @unchecked Sendable {
         let started = Clock.monotonicMilliseconds()
         scoreboard.thread(slot, index, .active).store(1, ordering: .relaxed)
         defer { scoreboard.thread(slot, index, .active).store(0, ordering: .relaxed) }
+        guard admit(socket) else {
+            close(socket)
+            return
+        }
         guard let params = connection.begin(socket: socket) else {
             logger.warning("malformed FastCGI request dropped", metadata: ["thread": "\(index)"])
             return
@@ -203,6 +207,27 @@ public final class Worker: @unchecked Sendable {
         if configuration.maxRequests > 0 && served >= configuration.maxRequests {
             requestStop("recycled after \(served) requests")
         }
+    }
+
+    /// Peeks at the request's first records and refuses absurd parameter lengths before
+    /// libfcgi allocates them (see `ParamsGuard`). Waits at most 100 ms for parameters that
+    /// arrive in pieces, then lets libfcgi read what comes.
+    private func admit(_ socket: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65_536 + 16)
+        for _ in 0..<100 {
+            let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            if count <= 0 { return true }
+            switch ParamsGuard.check(buffer[0..<count]) {
+            case .ok: return true
+            case .reject(let reason):
+                logger.warning("FastCGI request refused", metadata: ["reason": "\(reason)"])
+                return false
+            case .needMore:
+                if count == buffer.count { return true }
+                usleep(1000)
+            }
+        }
+        return true
     }
 
     private func rejectBody() -> FastCGIResponse {

@@ -645,10 +645,6 @@ def test_postgresql_stopped_and_started_healthz_503_then_200_and_no_worker_crash
     assert not any(e.get("msg") == "process died; replacing it" for e in pool.log_entries())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a thread whose PostgreSQL connection was idle while the server restarted answers its "
-    "next request with 503 (the dead connection is only noticed by the query that fails); "
-    "ThreadDatabase/Connection should check an idle connection before use or retry once"))
 def test_after_a_postgresql_restart_idle_threads_do_not_fail_their_next_request(start_pool, own_cluster):
     pool = start_pool(workers=2, threads=2, database_url=own_cluster.url)
     threads = sum(w["threads"] for w in pool.http_workers())
@@ -830,11 +826,7 @@ def test_malformed_fastcgi_records_do_not_take_a_worker_down(start_pool):
 @pytest.mark.parametrize("name_length, value_length", [
     (0x7FFFFFFF, 0x7FFFFFFF),  # the largest lengths the encoding allows (CVE-2025-23016's pair)
     (0x7FFFFFFF, 3),
-    pytest.param(0x40000000, 0x40000000, marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: in libfcgi 2.4.2-2+deb12u1's ReadParams a pair whose nameLen + valueLen + 2 "
-        "passes INT_MAX (unless a length is exactly 0x7FFFFFFF) makes malloc fail, and libfcgi's "
-        "Malloc ASSERT aborts the worker (fcgiapp.c:75). The pool hands sockets to "
-        "FCGX_Accept_r without checking the PARAMS lengths first."))),
+    (0x40000000, 0x40000000),
     (0x3FFFFFF0, 0x3FFFFFF0),
 ])
 def test_params_declaring_absurd_lengths_do_not_take_a_worker_down(start_pool, name_length, value_length):

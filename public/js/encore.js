@@ -30,4 +30,22 @@
       hour: "2-digit", minute: "2-digit"
     });
   });
+
+  // <span data-countdown="2026-11-27T10:09:15Z"> counts down to that time (the checkout's
+  // hold); without JavaScript the page shows the seconds left when it was rendered.
+  document.querySelectorAll("[data-countdown]").forEach(function (el) {
+    var end = new Date(el.getAttribute("data-countdown"));
+    if (isNaN(end)) return;
+    function tick() {
+      var left = Math.max(0, Math.round((end - new Date()) / 1000));
+      var minutes = Math.floor(left / 60), seconds = left % 60;
+      el.textContent = minutes + ":" + (seconds < 10 ? "0" : "") + seconds + " minutes";
+      if (left === 0) {
+        el.textContent = "no time: the tickets have returned to sale";
+        return;
+      }
+      window.setTimeout(tick, 1000);
+    }
+    tick();
+  });
 })();

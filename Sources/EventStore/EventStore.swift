@@ -6,6 +6,9 @@ import Postgres
 /// Cheap to make: build one per request or thread around that thread's `Connection`. An
 /// append is one statement (the `es_append` function): one round trip, in its own implicit
 /// transaction, unless inline projections or `appendMany` need an explicit one.
+///
+/// The statement is prepared once per connection (`AppendStatement`), so an append costs
+/// PostgreSQL about what a plain INSERT of the events does.
 public struct EventStore {
     public let connection: Connection
     /// Projections run in every append's transaction (see `ProjectionKind.inline`).
@@ -114,52 +117,54 @@ public struct EventStore {
         }
     }
 
-    /// Calls `es_append` on `connection` (in whatever transaction it is in).
+    /// Runs the append statement on `connection` (in whatever transaction it is in).
     static func append(
         _ request: StreamAppend, metadata: EventMetadata, idempotencyKey: String?, on connection: Connection
     ) throws -> (result: AppendResult, events: [RecordedEvent]) {
         let events = request.events
-        let metadataJSON = metadata.json
-        let rows: Rows
-        do {
-            rows = try connection.query(
-                """
-                SELECT stream_version, transaction_id, recorded_at, positions FROM es_append(\
-                \(request.streamId), \(request.streamType), \(request.expectedVersion.sqlValue), \
-                \(SQLArray(unquoted: events.map(\.id)))::uuid[], \(SQLArray(events.map(\.type)))::text[], \
-                \(SQLArray(unquoted: events.map(\.schemaVersion)))::integer[], \(SQLArray(events.map(\.data)))::jsonb[], \
-                \(metadataJSON)::jsonb, \(idempotencyKey))
-                """)
-        } catch let error as PostgresError where error.sqlState == EventStoreSchema.wrongExpectedVersionState {
+        guard !events.isEmpty else { return (try checkVersion(request, on: connection), []) }
+        let (query, name) = AppendStatement.query(
+            request, metadataJSON: metadata.json, idempotencyKey: idempotencyKey)
+        guard let row = try connection.query(query, preparedAs: name).first else {
             throw WrongExpectedVersion(
-                streamId: request.streamId, expected: request.expectedVersion, actual: Self.actualVersion(in: error))
-        }
-        guard let row = rows.first else {
-            throw PostgresError(kind: .protocolViolation, message: "es_append returned no row")
+                streamId: request.streamId, expected: request.expectedVersion,
+                actual: try currentVersion(of: request.streamId, on: connection))
         }
         let version = try row.decode("stream_version", as: Int64.self)
-        let transactionId = try row.decodeIfPresent("transaction_id", as: UInt64.self) ?? 0
-        guard let positions = SQLArray.int64s(row["positions"] ?? "{}"), positions.count == events.count else {
-            throw PostgresError(kind: .protocolViolation, message: "es_append returned malformed positions")
+        let transactionId = try row.decode("transaction_id", as: UInt64.self)
+        guard let positions = SQLArray.int64s(row["positions"] ?? ""), positions.count == events.count else {
+            throw PostgresError(kind: .protocolViolation, message: "append returned malformed positions")
         }
         let result = AppendResult(
             streamId: request.streamId, version: version, positions: positions, transactionId: transactionId)
-        let recordedAt = try row.decodeIfPresent("recorded_at", as: Date.self) ?? Date()
+        let recordedAt = try row.decode("recorded_at", as: Date.self)
         let firstVersion = version - Int64(events.count) + 1
         let recorded = events.enumerated().map { index, event in
             RecordedEvent(
                 globalPosition: positions[index], transactionId: transactionId, eventId: event.id,
-                streamId: request.streamId, streamType: request.streamType, streamVersion: firstVersion + Int64(index),
-                eventType: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata: metadata,
-                recordedAt: recordedAt)
+                streamId: request.streamId, streamType: request.streamType,
+                streamVersion: firstVersion + Int64(index), eventType: event.type, schemaVersion: event.schemaVersion,
+                data: event.data, metadata: metadata, recordedAt: recordedAt)
         }
         return (result, recorded)
     }
 
-    /// Reads `actual=<n>` from the detail `es_append` raises with.
-    private static func actualVersion(in error: PostgresError) -> Int64 {
-        guard let detail = error.detail, let range = detail.range(of: "actual=") else { return -1 }
-        return Int64(detail[range.upperBound...].prefix { $0.isNumber || $0 == "-" }) ?? -1
+    /// An append of no events: only checks the expected version.
+    private static func checkVersion(_ request: StreamAppend, on connection: Connection) throws -> AppendResult {
+        let actual = try currentVersion(of: request.streamId, on: connection)
+        switch request.expectedVersion {
+        case .any: break
+        case .noStream where actual == 0: break
+        case .exact(let expected) where expected == actual: break
+        default:
+            throw WrongExpectedVersion(streamId: request.streamId, expected: request.expectedVersion, actual: actual)
+        }
+        return AppendResult(streamId: request.streamId, version: actual, positions: [], transactionId: 0)
+    }
+
+    static func currentVersion(of streamId: String, on connection: Connection) throws -> Int64 {
+        try connection.query("SELECT version FROM es_streams WHERE stream_id = \(streamId)")
+            .first.map { try $0.decode("version", as: Int64.self) } ?? 0
     }
 
     /// Forgets idempotency keys older than `date`; returns how many.

@@ -52,7 +52,8 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Runs `body` with the raw handle, re-opening the connection first if it broke.
-    private func withHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    /// (Internal, not private: `PreparedStatements.swift` uses it.)
+    func withHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         if handle == nil {
             handle = PQconnectdb(url)
         }

@@ -90,5 +90,7 @@ public enum ConcertError: Error, Equatable, Sendable {
     case alreadyExists
     case cancelled
     case alreadyCancelled
+    /// A new capacity below the tickets already held or sold of that level.
+    case capacityBelowTaken(levelId: String, taken: Int)
     case invalid(field: String, message: String)
 }

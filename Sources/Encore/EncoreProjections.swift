@@ -18,6 +18,9 @@ public enum EncoreProjections {
         ConcertQueries.availability = { connection, concertId in
             try AvailabilityQueries.levels(concertId: concertId, on: connection).mapValues(\.available)
         }
+        ConcertQueries.taken = { connection, concertId in
+            try AvailabilityQueries.levels(concertId: concertId, on: connection).mapValues { $0.held + $0.sold }
+        }
     }()
 
     public static func registerAll() {

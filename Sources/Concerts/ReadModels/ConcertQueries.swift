@@ -62,6 +62,22 @@ public enum ConcertQueries {
     /// runs. Until then every level shows its capacity.
     nonisolated(unsafe) public static var availability: (Connection, String) throws -> [String: Int] = { _, _ in [:] }
 
+    /// Tickets held or sold per level, from the same source; set once at start-up, like
+    /// `availability`.
+    nonisolated(unsafe) public static var taken: (Connection, String) throws -> [String: Int] = { _, _ in [:] }
+
+    /// Refuses new levels that would leave a level with less capacity than its held and sold
+    /// tickets, or remove a level that has any: those tickets are customers'.
+    public static func checkCapacity(_ levels: [TicketLevel], concertId: String, on connection: Connection) throws {
+        let taken = try taken(connection, concertId)
+        for (levelId, count) in taken.sorted(by: { $0.key < $1.key }) where count > 0 {
+            guard let level = levels.first(where: { $0.id == levelId }) else {
+                throw ConcertError.capacityBelowTaken(levelId: levelId, taken: count)
+            }
+            if level.capacity < count { throw ConcertError.capacityBelowTaken(levelId: levelId, taken: count) }
+        }
+    }
+
     public static func find(id: String, on connection: Connection) throws -> ConcertView? {
         guard let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first else { return nil }
         return try ConcertView(row: row, availability: try availability(connection, id))

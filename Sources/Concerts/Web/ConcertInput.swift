@@ -11,6 +11,11 @@ extension ConcertError {
             HTTPError(status: 409, code: "concert_cancelled", message: "The concert is cancelled; it cannot change.")
         case .alreadyCancelled:
             HTTPError(status: 409, code: "already_cancelled", message: "The concert is cancelled already.")
+        case .capacityBelowTaken(let levelId, let taken):
+            HTTPError(
+                status: 409, code: "capacity_below_sold",
+                message: "The level '\(levelId)' has \(taken) tickets held or sold; its capacity cannot go below that.",
+                field: "ticketLevels")
         case .invalid(let field, let message):
             HTTPError(status: 422, code: "invalid_field", message: message, field: field)
         }

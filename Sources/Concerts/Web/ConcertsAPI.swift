@@ -99,6 +99,7 @@ public enum ConcertsAPI {
             try mappingConcertErrors {
                 let levels = try levels(body.ticketLevels)
                 try context.database.with {
+                    try ConcertQueries.checkCapacity(levels, concertId: id, on: $0)
                     try commands($0).updateTicketLevels(
                         id, levels: levels,
                         metadata: EventMetadata(correlationId: request.requestId, userId: organiser.userId))

@@ -114,6 +114,7 @@ public enum OrganiserPages {
             do {
                 let levels = try levels(from: input)
                 try context.database.with {
+                    try ConcertQueries.checkCapacity(levels, concertId: id, on: $0)
                     try ConcertsAPI.commands($0).updateTicketLevels(
                         id, levels: levels,
                         metadata: EventMetadata(correlationId: request.requestId, userId: organiser.userId))

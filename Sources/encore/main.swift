@@ -1,4 +1,5 @@
 import ArgumentParser
+import Encore
 
 /// `encore`: the pool, and the operator's tools.
 struct EncoreCommand: ParsableCommand {
@@ -6,9 +7,12 @@ struct EncoreCommand: ParsableCommand {
         commandName: "encore",
         abstract: "Encore concert ticketing: the FastCGI worker pool and its tools.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, SeedCommand.self, UserCommand.self,
+            ServeCommand.self, MigrateCommand.self, SeedCommand.self, UserCommand.self, EventsCommand.self,
+            ProjectionsCommand.self,
             WorkerCommand.self, BackgroundCommand.self,
         ])
 }
 
+// Every context's projections are known before any command runs (the registry is global).
+EncoreProjections.registerAll()
 EncoreCommand.main()

@@ -23,9 +23,23 @@ struct AppendCommand: ParsableCommand {
     @Option(help: "Seconds to run, after a one-second warm-up.") var duration = 10.0
     @Option(help: "Streams per writer, appended to in turn with exact expected versions.") var streams = 100
     @Option(help: "Label printed with the result.") var label = ""
+    @Flag(help: "Pretend a subscriber is waiting, so that every append sends NOTIFY (to measure its cost).")
+    var notifyEveryAppend = false
 
     func run() throws {
         let url = try database.url()
+        if notifyEveryAppend {
+            try Connection(url: url).execute(
+                """
+                INSERT INTO es_subscribers (name, waiting_since) VALUES ('encore-bench-notify', now() + interval '1 day')
+                ON CONFLICT (name) DO UPDATE SET waiting_since = EXCLUDED.waiting_since
+                """)
+        }
+        defer {
+            if notifyEveryAppend {
+                _ = try? Connection(url: url).execute("DELETE FROM es_subscribers WHERE name = 'encore-bench-notify'")
+            }
+        }
         let runId = UUID().uuidString.prefix(8).lowercased()
         let data = BenchEvent.data
         let counts = Locked([Int](repeating: 0, count: writers))

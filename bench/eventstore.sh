@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Event store benchmark, all in one run on one throwaway PostgreSQL cluster:
+#   - appends per second with 1 and 16 concurrent writers, 1-event and 10-event appends
+#     (`encore-bench append`: each writer has its own connection and thread, and appends to
+#     100 streams in turn with the exact expected version);
+#   - the raw ceiling: pgbench with a custom script doing one INSERT per transaction of a row
+#     of the same size (~150-byte JSON data, ids, metadata), 1 and 16 clients, prepared;
+#   - the Python `eventsourcing` package (PyPI, with its PostgreSQL extra) as a peer, 16
+#     writer threads saving one event at a time;
+#   - projection catch-up: `stream_overview` rebuilt from zero over 200,000 events.
+# It prints a table with ratios and a Markdown section for bench/RESULTS.md (RECORD=1 writes it).
+#
+# The cluster: initdb in a temporary folder, started on a Unix socket only, as the `postgres`
+# user when run as root (PostgreSQL refuses root), with shared_buffers=256MB, max_wal_size=4GB
+# and otherwise default settings (fsync and synchronous_commit on). It is removed at the end.
+# Needs: PostgreSQL server binaries (pg_config --bindir, or PGBIN), pgbench, python3, swift.
+#
+# Environment: DURATION (seconds per measurement, default 10), CATCHUP_EVENTS (default
+# 200000), SCRATCH (swift build scratch path, default .build), RECORD=1 to update RESULTS.md.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+CATCHUP_EVENTS=${CATCHUP_EVENTS:-200000}
+SCRATCH=${SCRATCH:-.build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PGBIN=${PGBIN:-$(pg_config --bindir)}
+PORT=${PORT:-5497}
+cd "$ROOT"
+
+echo "== building encore-bench (release)" >&2
+swift build -c release --product encore-bench --scratch-path "$SCRATCH" >&2
+BENCH="$SCRATCH/release/encore-bench"
+
+echo "== python eventsourcing[postgres]" >&2
+VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/encore-bench-venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q "eventsourcing[postgres]" >&2
+
+echo "== throwaway PostgreSQL cluster" >&2
+WORK=$(mktemp -d /tmp/encore-es-bench.XXXXXX)
+SOCK="$WORK/sock"
+mkdir -p "$SOCK"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown -R postgres "$WORK"
+cleanup() { as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+as_pg "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w start -o \
+    "-p $PORT -k $SOCK -c listen_addresses= -c shared_buffers=256MB -c max_wal_size=4GB -c max_connections=100" >/dev/null
+SERVER="host=$SOCK port=$PORT user=postgres"
+for db in es raw py catchup; do "$PGBIN/psql" -q "$SERVER dbname=postgres" -c "CREATE DATABASE $db"; done
+"$BENCH" migrate --database-url "$SERVER dbname=es" >/dev/null
+"$PGBIN/psql" -q "$SERVER dbname=raw" -c "
+    CREATE TABLE raw_events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id uuid NOT NULL, stream_id text NOT NULL,
+        stream_version bigint NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now())"
+cat >"$WORK/raw.sql" <<'SQL'
+\set s random(1, 100000000)
+INSERT INTO raw_events (event_id, stream_id, stream_version, event_type, data, metadata) VALUES (gen_random_uuid(), 'bench-' || :s, 1, 'BenchEventHappened', '{"amount": 12345, "currency": "PLN", "note": "a benchmark event of about one hundred and fifty bytes of json data"}', '{"correlationId": "c0ffee00-0000-4000-8000-000000000001", "userId": "bench-1"}');
+SQL
+
+pgbench_tps() {
+    "$PGBIN/pgbench" -n -M prepared -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$DURATION" -f "$WORK/raw.sql" "$SERVER dbname=raw" 2>&1 |
+        awk '/^tps/ { printf "%.0f", $3 }'
+}
+append_rate() {  # writers events_per_append -> appends/s
+    "$BENCH" append --database-url "$SERVER dbname=es" --writers "$1" --events-per-append "$2" --duration "$DURATION" |
+        sed -E 's/.*appends_per_s=([0-9]+).*/\1/'
+}
+
+echo "== measuring ($DURATION s each)" >&2
+RAW1=$(pgbench_tps 1);   echo "raw pgbench, 1 client: $RAW1 tps" >&2
+ES1=$(append_rate 1 1);  echo "encore, 1 writer x 1 event: $ES1 appends/s" >&2
+RAW16=$(pgbench_tps 16); echo "raw pgbench, 16 clients: $RAW16 tps" >&2
+ES16=$(append_rate 16 1); echo "encore, 16 writers x 1 event: $ES16 appends/s" >&2
+ES1X10=$(append_rate 1 10); echo "encore, 1 writer x 10 events: $ES1X10 appends/s" >&2
+ES16X10=$(append_rate 16 10); echo "encore, 16 writers x 10 events: $ES16X10 appends/s" >&2
+PY16=$("$VENV/bin/python" bench/eventsourcing_peer.py "$SOCK" "$PORT" py 16 "$DURATION" | sed -E 's/.*appends_per_s=([0-9]+).*/\1/')
+echo "python eventsourcing, 16 writers: $PY16 appends/s" >&2
+"$BENCH" seed --database-url "$SERVER dbname=catchup" --events "$CATCHUP_EVENTS" >/dev/null
+CATCHUP=$("$BENCH" catchup --database-url "$SERVER dbname=catchup" 2>/dev/null | sed -E 's/.*events_per_s=([0-9]+).*/\1/')
+echo "catch-up: $CATCHUP events/s" >&2
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+PGVERSION=$("$PGBIN/postgres" --version | awk '{print $3}')
+SECTION=$(cat <<MD
+## Event store
+
+Measured $(date -u +%Y-%m-%d) by \`bench/eventstore.sh\` (DURATION=$DURATION s per figure) on $(nproc) cores ($CPU),
+PostgreSQL $PGVERSION in a throwaway cluster (fsync and synchronous_commit on, shared_buffers 256MB), client and
+server on the same machine. Event data: ~150 bytes of JSON plus metadata.
+
+| measurement | 1 writer | 16 writers |
+|---|---:|---:|
+| raw pgbench: one INSERT per transaction (tps) | $RAW1 | $RAW16 |
+| encore append, 1 event (appends/s) | $ES1 ($(ratio "$ES1" "$RAW1") of raw) | $ES16 ($(ratio "$ES16" "$RAW16") of raw) |
+| encore append, 10 events (appends/s) | $ES1X10 ($((ES1X10 * 10)) events/s) | $ES16X10 ($((ES16X10 * 10)) events/s) |
+| Python eventsourcing 9.5, 1 event (appends/s) | | $PY16 (encore: $(ratio "$ES16" "$PY16")) |
+
+Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS events): $CATCHUP events/s.
+
+Goals: 16 writers at least 70% of raw pgbench; more than the Python peer; catch-up at least 20,000 events/s.
+MD
+)
+echo
+echo "$SECTION"
+if [ "${RECORD:-0}" = 1 ]; then
+    FILE=bench/RESULTS.md
+    [ -f "$FILE" ] || printf '# Benchmark results\n' >"$FILE"
+    python3 - "$FILE" "$SECTION" <<'PY'
+import re, sys
+path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
+text = open(path).read()
+pattern = re.compile(r"^## Event store\n.*?(?=^## |\Z)", re.S | re.M)
+text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+open(path, "w").write(text)
+PY
+    echo "recorded in $FILE" >&2
+fi

@@ -15,8 +15,8 @@ public enum EncoreProjections {
         ProjectionRegistry.shared.register(CartsProjection())
         ProjectionRegistry.shared.register(ConcertSalesManager())
         // The concert pages show what is left per level, from the availability shards.
-        ConcertQueries.availability = { connection, concertId in
-            try AvailabilityQueries.levels(concertId: concertId, on: connection).mapValues(\.available)
+        ConcertQueries.availability = { connection, concertIds in
+            try AvailabilityQueries.available(concertIds: concertIds, on: connection)
         }
         ConcertQueries.taken = { connection, concertId in
             try AvailabilityQueries.levels(concertId: concertId, on: connection).mapValues { $0.held + $0.sold }

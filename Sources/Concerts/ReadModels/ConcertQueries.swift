@@ -60,7 +60,11 @@ public struct ConcertView: Sendable, Equatable, Encodable {
 public enum ConcertQueries {
     /// Where per-level availability comes from; the Reservations context provides it when it
     /// runs. Until then every level shows its capacity.
-    nonisolated(unsafe) public static var availability: (Connection, String) throws -> [String: Int] = { _, _ in [:] }
+    /// Given concert ids, it returns per concert the tickets left per level id; set once at
+    /// start-up by the composition root, before any thread serves.
+    nonisolated(unsafe) public static var availability: (Connection, [String]) throws -> [String: [String: Int]] = {
+        _, _ in [:]
+    }
 
     /// Tickets held or sold per level, from the same source; set once at start-up, like
     /// `availability`.
@@ -80,28 +84,37 @@ public enum ConcertQueries {
 
     public static func find(id: String, on connection: Connection) throws -> ConcertView? {
         guard let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first else { return nil }
-        return try ConcertView(row: row, availability: try availability(connection, id))
+        return try ConcertView(row: row, availability: try availability(connection, [id])[id] ?? [:])
     }
 
     /// Concerts that have not started yet (and those that started in the last day), scheduled
     /// ones first, each group by date.
     public static func upcoming(now: Date = Date(), limit: Int = 200, on connection: Connection) throws -> [ConcertView]
     {
-        try connection.query(
+        let rows = try connection.query(
             """
             SELECT * FROM concerts WHERE starts_at > \(now.addingTimeInterval(-86_400))
             ORDER BY status = 'cancelled', starts_at, id LIMIT \(limit)
             """
-        ).map { try ConcertView(row: $0, availability: try availability(connection, try $0.decode("id"))) }
+        ).rows
+        return try views(rows, on: connection)
     }
 
     /// The concerts an organiser manages (every concert, for an admin), newest start first.
     public static func managed(by organiserId: String?, on connection: Connection) throws -> [ConcertView] {
-        try connection.query(
+        let rows = try connection.query(
             """
             SELECT * FROM concerts WHERE \(organiserId)::text IS NULL OR organiser_id = \(organiserId)
             ORDER BY starts_at DESC LIMIT 500
             """
-        ).map { try ConcertView(row: $0, availability: try availability(connection, try $0.decode("id"))) }
+        ).rows
+        return try views(rows, on: connection)
+    }
+
+    /// Views of several rows, with the availability of all of them read in one query.
+    static func views(_ rows: [Row], on connection: Connection) throws -> [ConcertView] {
+        let ids = try rows.map { try $0.decode("id", as: String.self) }
+        let left = ids.isEmpty ? [:] : try availability(connection, ids)
+        return try zip(rows, ids).map { try ConcertView(row: $0, availability: left[$1] ?? [:]) }
     }
 }

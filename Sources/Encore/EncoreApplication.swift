@@ -59,6 +59,19 @@ final class EncoreRequestHandler: RequestHandler {
 
     func handle(_ request: FastCGIRequest) -> FastCGIResponse {
         context.reset()
+        switch IdempotentRequests.claim(request, database: context.database) {
+        case .none:
+            return route(request)
+        case .answer(let response):
+            return response
+        case .claimed(let scope, let key):
+            let response = route(request)
+            IdempotentRequests.store(response, scope: scope, key: key, database: context.database)
+            return response
+        }
+    }
+
+    private func route(_ request: FastCGIRequest) -> FastCGIResponse {
         var response = application.router.respond(to: request, context: &context, logger: context.logger) {
             request, context in
             // Who is asking, then whether an unsafe request carries the CSRF token.

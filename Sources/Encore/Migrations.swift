@@ -10,7 +10,8 @@ import Users
 /// then one hundred per bounded context.
 public enum EncoreMigrations {
     public static var all: [Migration] {
-        core + EventStoreSchema.migrations + UsersSchema.migrations + ShoppingCartsSchema.migrations
+        core + IdempotentRequests.migrations + EventStoreSchema.migrations + UsersSchema.migrations
+            + ShoppingCartsSchema.migrations
     }
 
     static let core: [Migration] = [

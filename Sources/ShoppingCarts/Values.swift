@@ -70,9 +70,12 @@ public struct PostalAddress: Sendable, Equatable, Codable {
             throw CartError.invalid(
                 field: "address.postalCode", message: "The postal code has characters that are not allowed.")
         }
-        if country.uppercased() == "PL" {
+        // The country as it is stored (trimmed, upper case), so " pl" gets the Polish rule too.
+        if country.trimmingCharacters(in: .whitespaces).uppercased() == "PL" {
             guard code.count == 6,
-                code.enumerated().allSatisfy({ $0.offset == 2 ? $0.element == "-" : $0.element.isNumber })
+                code.enumerated().allSatisfy({
+                    $0.offset == 2 ? $0.element == "-" : $0.element.isASCII && $0.element.isNumber
+                })
             else {
                 throw CartError.invalid(field: "address.postalCode", message: "A Polish postal code looks like 00-950.")
             }

@@ -1,0 +1,193 @@
+import EventStore
+import Foundation
+import Postgres
+import Reservations
+
+/// A fresh database per suite, with the event store's schema and the Reservations context's
+/// inline read models (`availability_shards`, `reservations`). The server comes from
+/// `DATABASE_URL` (bin/test sets it); without it, the dev server in `.data/dev`. Each
+/// database is `encore_res_t_<name>`, dropped and created anew, and left behind for
+/// inspection until the next run.
+enum ReservationsTestDatabase {
+    static var serverURL: String {
+        ProcessInfo.processInfo.environment["DATABASE_URL"]
+            ?? "host=/work/main/.data/dev/sock port=5490 user=postgres dbname=encore_res_test"
+    }
+
+    static var inline: [any Projection] { [AvailabilityProjection(), ReservationsProjection()] }
+
+    static func fresh(_ name: String) throws -> String {
+        let database = "encore_res_t_" + name.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40)
+        let admin = try Connection(url: url(serverURL, database: "postgres"))
+        try admin.execute("SET client_min_messages = warning")
+        let quoted = Connection.quoteIdentifier(database)
+        try admin.execute(SQLQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)"))
+        try admin.execute(SQLQuery(unsafeSQL: "CREATE DATABASE \(quoted)"))
+        let url = url(serverURL, database: database)
+        let connection = try Connection(url: url)
+        try Migrator(EventStoreSchema.migrations).migrate(connection)
+        try ProjectionSetup.prepare(inline, on: connection)
+        return url
+    }
+
+    /// `url` pointing at another database: a URI's path is replaced, a keyword string gets a
+    /// later `dbname=` (libpq keeps the last).
+    static func url(_ url: String, database: String) -> String {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), var components = URLComponents(string: url) {
+            components.path = "/" + database
+            return components.string ?? url
+        }
+        return url + " dbname=" + database
+    }
+
+    /// Sets a concert's levels the way the process manager does: in one transaction.
+    static func setLevels(_ concertId: String, _ levels: [(String, Int)], on connection: Connection) throws {
+        try connection.transaction { tx in
+            try AvailabilityCommands(connection: tx, inlineProjections: inline).setLevels(
+                concertId: concertId, levels: levels.map { .init(id: $0.0, capacity: $0.1) })
+        }
+    }
+
+    static func count(_ sql: String, on connection: Connection) throws -> Int {
+        try connection.query(SQLQuery(unsafeSQL: sql)).first?.decode("n") ?? -1
+    }
+}
+
+/// One shard row of the `availability_shards` read model.
+struct ShardFigures: Equatable, CustomStringConvertible {
+    var concertId = ""
+    var levelId = ""
+    var shard = 0
+    var version: Int64 = 0
+    var capacity = 0
+    var held = 0
+    var sold = 0
+    var closed = false
+
+    var description: String {
+        "\(concertId)/\(levelId)#\(shard) v\(version) capacity \(capacity) held \(held) sold \(sold)\(closed ? " closed" : "")"
+    }
+}
+
+/// The fields of a shard event's stored JSON that the fold needs.
+private struct ShardEventFields: Decodable {
+    let concertId: String?
+    let levelId: String?
+    let shard: Int?
+    let capacity: Int?
+    let quantity: Int?
+}
+
+enum Figures {
+    /// The read model, by stream id.
+    static func readModel(on connection: Connection) throws -> [String: ShardFigures] {
+        var result: [String: ShardFigures] = [:]
+        for row in try connection.query("SELECT * FROM availability_shards") {
+            result[try row.decode("stream_id")] = ShardFigures(
+                concertId: try row.decode("concert_id"), levelId: try row.decode("level_id"),
+                shard: try row.decode("shard"), version: try row.decode("version"),
+                capacity: try row.decode("capacity"), held: try row.decode("held"), sold: try row.decode("sold"),
+                closed: try row.decode("closed"))
+        }
+        return result
+    }
+
+    /// The same figures recomputed from `es_events` alone, by folding every shard stream's
+    /// events in stream order with plain SQL over their stored JSON, not the projection's code.
+    static func fromEvents(on connection: Connection) throws -> [String: ShardFigures] {
+        var result: [String: ShardFigures] = [:]
+        for row in try connection.query(
+            """
+            SELECT stream_id, stream_version, event_type, data::text AS data FROM es_events
+            WHERE stream_type = 'availability' ORDER BY stream_id, stream_version
+            """)
+        {
+            let stream: String = try row.decode("stream_id")
+            let fields = try JSONDecoder().decode(
+                ShardEventFields.self, from: Data(try row.decode("data", as: String.self).utf8))
+            var figures = result[stream] ?? ShardFigures()
+            figures.version = try row.decode("stream_version")
+            switch try row.decode("event_type", as: String.self) {
+            case "AvailabilityShardOpened":
+                figures.concertId = fields.concertId ?? "?"
+                figures.levelId = fields.levelId ?? "?"
+                figures.shard = fields.shard ?? -1
+                figures.capacity = fields.capacity ?? -1
+            case "AvailabilityShardCapacityChanged": figures.capacity = fields.capacity ?? -1
+            case "TicketsHeld": figures.held += fields.quantity ?? -1_000_000
+            case "TicketsReleased": figures.held -= fields.quantity ?? 1_000_000
+            case "AvailabilitySalesClosed": figures.closed = true
+            case let other: figures.concertId = "unknown event \(other)"
+            }
+            result[stream] = figures
+        }
+        return result
+    }
+
+    /// Tickets per "concert/level" that the `reservations` read model lists as held.
+    static func heldInReservations(on connection: Connection) throws -> [String: Int] {
+        var result: [String: Int] = [:]
+        for row in try connection.query(
+            """
+            SELECT r.concert_id || '/' || (i->>'ticketLevelId') AS level, sum((i->>'quantity')::int)::int AS n
+            FROM reservations r, jsonb_array_elements(r.items) i WHERE r.status = 'held' GROUP BY 1
+            """)
+        {
+            result[try row.decode("level")] = try row.decode("n")
+        }
+        return result
+    }
+
+    /// Sums shard figures per "concert/level".
+    static func perLevel(_ shards: [String: ShardFigures]) -> [String: (capacity: Int, held: Int)] {
+        var result: [String: (capacity: Int, held: Int)] = [:]
+        for figures in shards.values {
+            let key = "\(figures.concertId)/\(figures.levelId)"
+            let sum = result[key] ?? (0, 0)
+            result[key] = (sum.capacity + figures.capacity, sum.held + figures.held)
+        }
+        return result
+    }
+}
+
+/// A value shared between threads, behind a lock.
+final class Shared<Value>: @unchecked Sendable {
+    // @unchecked: `stored` is only touched while holding `lock`.
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T { try lock.withLock { try body(&stored) } }
+    var value: Value { lock.withLock { stored } }
+}
+
+/// Runs `body(index)` on `count` real threads released at the same moment; waits for all.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    let ready = DispatchSemaphore(value: 0)
+    let start = DispatchSemaphore(value: 0)
+    for index in 0..<count {
+        group.enter()
+        Thread {
+            ready.signal()
+            start.wait()
+            body(index)
+            group.leave()
+        }.start()
+    }
+    for _ in 0..<count { ready.wait() }
+    for _ in 0..<count { start.signal() }
+    group.wait()
+}
+
+/// A small seeded generator, so a failing race can be replayed with the same demand.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

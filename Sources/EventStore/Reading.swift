@@ -115,7 +115,7 @@ enum EventRows {
         for row in rows {
             guard let position = row[position: 0].flatMap(Int64.init),
                 let transactionId = row[position: 1].flatMap(UInt64.init),
-                let eventId = row[position: 2].flatMap(UUID.init(uuidString:)),
+                let eventId = row[position: 2].flatMap(UUID.init(postgresUUID:)),
                 let streamId = row[position: 3], let streamType = row[position: 4],
                 let streamVersion = row[position: 5].flatMap(Int64.init), let eventType = row[position: 6],
                 let schemaVersion = row[position: 7].flatMap(Int.init), let data = row[position: 8],

@@ -7,25 +7,26 @@ import Postgres
 struct SQLArray: PostgresEncodable {
     let postgresText: String
 
-    /// Quoted elements; `nil` becomes NULL.
+    /// Quoted elements; `nil` becomes NULL. Works on UTF-8 bytes: this runs for every append
+    /// and every projection batch.
     init(_ elements: [String?]) {
-        var text = "{"
-        text.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (index, element) in elements.enumerated() {
-            if index > 0 { text += "," }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             guard let element else {
-                text += "NULL"
+                bytes.append(contentsOf: "NULL".utf8)
                 continue
             }
-            text += "\""
-            for character in element.unicodeScalars {
-                if character == "\"" || character == "\\" { text += "\\" }
-                text.unicodeScalars.append(character)
+            bytes.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        text += "}"
-        postgresText = text
+        bytes.append(UInt8(ascii: "}"))
+        postgresText = String(decoding: bytes, as: UTF8.self)
     }
 
     init(_ elements: [String]) { self.init(elements.map { Optional($0) }) }

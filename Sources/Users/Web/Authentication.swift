@@ -2,7 +2,9 @@ import Foundation
 import Web
 
 /// Resolves who is making a request: `Authorization: Bearer <token>` first, then the session
-/// cookie. An unknown or expired token is treated as no sign-in at all.
+/// cookie. A bearer token that is unknown or expired is refused with 401 `invalid_token` on
+/// every route (RFC 6750), so an API client learns at once that it must sign in again; an
+/// unknown or expired cookie counts as no sign-in, so a browser simply sees the public page.
 public enum Authentication {
     public static func resolve(_ request: HTTPRequest, context: RequestContext) throws {
         if let authorization = request.header("Authorization") {

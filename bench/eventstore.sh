@@ -7,6 +7,8 @@
 #     of the same size (~150-byte JSON data, ids, metadata), 1 and 16 clients, prepared;
 #   - the Python `eventsourcing` package (PyPI, with its PostgreSQL extra) as a peer, 16
 #     writer threads saving one event at a time;
+#   - the cost of NOTIFY: 16 writers again, with a subscriber registered as waiting, so that
+#     every append notifies (by default appends notify only while a daemon is idle);
 #   - projection catch-up: `stream_overview` rebuilt from zero over 200,000 events.
 # It prints a table with ratios and a Markdown section for bench/RESULTS.md (RECORD=1 writes it).
 #
@@ -64,8 +66,8 @@ pgbench_tps() {
     "$PGBIN/pgbench" -n -M prepared -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$DURATION" -f "$WORK/raw.sql" "$SERVER dbname=raw" 2>&1 |
         awk '/^tps/ { printf "%.0f", $3 }'
 }
-append_rate() {  # writers events_per_append -> appends/s
-    "$BENCH" append --database-url "$SERVER dbname=es" --writers "$1" --events-per-append "$2" --duration "$DURATION" |
+append_rate() {  # writers events_per_append [extra flags] -> appends/s
+    "$BENCH" append --database-url "$SERVER dbname=es" --writers "$1" --events-per-append "$2" --duration "$DURATION" "${@:3}" |
         sed -E 's/.*appends_per_s=([0-9]+).*/\1/'
 }
 
@@ -74,6 +76,7 @@ RAW1=$(pgbench_tps 1);   echo "raw pgbench, 1 client: $RAW1 tps" >&2
 ES1=$(append_rate 1 1);  echo "encore, 1 writer x 1 event: $ES1 appends/s" >&2
 RAW16=$(pgbench_tps 16); echo "raw pgbench, 16 clients: $RAW16 tps" >&2
 ES16=$(append_rate 16 1); echo "encore, 16 writers x 1 event: $ES16 appends/s" >&2
+ES16N=$(append_rate 16 1 --notify-every-append); echo "encore, 16 writers x 1 event, NOTIFY on every append: $ES16N appends/s" >&2
 ES1X10=$(append_rate 1 10); echo "encore, 1 writer x 10 events: $ES1X10 appends/s" >&2
 ES16X10=$(append_rate 16 10); echo "encore, 16 writers x 10 events: $ES16X10 appends/s" >&2
 PY16=$("$VENV/bin/python" bench/eventsourcing_peer.py "$SOCK" "$PORT" py 16 "$DURATION" | sed -E 's/.*appends_per_s=([0-9]+).*/\1/')
@@ -98,6 +101,7 @@ server on the same machine. Event data: ~150 bytes of JSON plus metadata.
 | encore append, 1 event (appends/s) | $ES1 ($(ratio "$ES1" "$RAW1") of raw) | $ES16 ($(ratio "$ES16" "$RAW16") of raw) |
 | encore append, 10 events (appends/s) | $ES1X10 ($((ES1X10 * 10)) events/s) | $ES16X10 ($((ES16X10 * 10)) events/s) |
 | Python eventsourcing 9.5, 1 event (appends/s) | | $PY16 (encore: $(ratio "$ES16" "$PY16")) |
+| encore append, 1 event, NOTIFY in every append (appends/s) | | $ES16N ($(ratio "$ES16N" "$ES16") of without) |
 
 Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS events): $CATCHUP events/s.
 

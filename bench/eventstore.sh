@@ -62,20 +62,50 @@ cat >"$WORK/raw.sql" <<'SQL'
 INSERT INTO raw_events (event_id, stream_id, stream_version, event_type, data, metadata) VALUES (gen_random_uuid(), 'bench-' || :s, 1, 'BenchEventHappened', '{"amount": 12345, "currency": "PLN", "note": "a benchmark event of about one hundred and fifty bytes of json data"}', '{"correlationId": "c0ffee00-0000-4000-8000-000000000001", "userId": "bench-1"}');
 SQL
 
-pgbench_tps() {
-    "$PGBIN/pgbench" -n -M prepared -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$DURATION" -f "$WORK/raw.sql" "$SERVER dbname=raw" 2>&1 |
-        awk '/^tps/ { printf "%.0f", $3 }'
+# CPU time, so that the comparison holds on a machine others are loading too: the cluster's
+# (the postmaster's, its reaped children's and its live children's, from /proc) and the client's
+# (bash's `time`), per transaction, for the 16-writer runs.
+cluster_ticks() {
+    local pm total child
+    pm=$(head -1 "$WORK/data/postmaster.pid")
+    total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+    for child in $(cat /proc/"$pm"/task/*/children); do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
 }
-append_rate() {  # writers events_per_append [extra flags] -> appends/s
-    "$BENCH" append --database-url "$SERVER dbname=es" --writers "$1" --events-per-append "$2" --duration "$DURATION" "${@:3}" |
-        sed -E 's/.*appends_per_s=([0-9]+).*/\1/'
+TICK=$(getconf CLK_TCK)
+# Runs "$@" (output to $WORK/out), then sets CPU_MS to (cluster + client) CPU milliseconds per
+# transaction, given the transaction count as printed by the command ($1 of count_from).
+with_cpu() {
+    local before after client
+    before=$(cluster_ticks)
+    client=$( { TIMEFORMAT='%U %S'; time "$@" >"$WORK/out" 2>&1; } 2>&1 )
+    sleep 0.5
+    after=$(cluster_ticks)
+    CPU_SECONDS=$(awk -v a="$before" -v b="$after" -v t="$TICK" -v c="$client" \
+        'BEGIN { split(c, p, " "); printf "%.3f", (b - a) / t + p[1] + p[2] }')
+}
+per_op() { awk -v s="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.3f", 1000 * s / n; else print "-" }'; }
+
+pgbench_tps() {  # clients -> tps; RAW_CPU_MS: CPU ms per transaction
+    with_cpu "$PGBIN/pgbench" -n -M prepared -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$DURATION" -f "$WORK/raw.sql" "$SERVER dbname=raw"
+    RAW_CPU_MS=$(per_op "$CPU_SECONDS" "$(awk '/actually processed/ { split($NF, p, "/"); print p[1] }' "$WORK/out")")
+    awk '/^tps/ { printf "%.0f", $3 }' "$WORK/out"
+}
+append_rate() {  # writers events_per_append [extra flags] -> appends/s; ES_CPU_MS: CPU ms per append
+    with_cpu "$BENCH" append --database-url "$SERVER dbname=es" --writers "$1" --events-per-append "$2" --duration "$DURATION" "${@:3}"
+    ES_CPU_MS=$(per_op "$CPU_SECONDS" "$(sed -E 's/.*total_appends=([0-9]+).*/\1/' "$WORK/out")")
+    sed -E 's/.*appends_per_s=([0-9]+).*/\1/' "$WORK/out"
 }
 
 echo "== measuring ($DURATION s each)" >&2
 RAW1=$(pgbench_tps 1);   echo "raw pgbench, 1 client: $RAW1 tps" >&2
 ES1=$(append_rate 1 1);  echo "encore, 1 writer x 1 event: $ES1 appends/s" >&2
-RAW16=$(pgbench_tps 16); echo "raw pgbench, 16 clients: $RAW16 tps" >&2
-ES16=$(append_rate 16 1); echo "encore, 16 writers x 1 event: $ES16 appends/s" >&2
+pgbench_tps 16 >"$WORK/rate"; RAW16=$(cat "$WORK/rate"); RAW16_CPU=$RAW_CPU_MS
+echo "raw pgbench, 16 clients: $RAW16 tps, $RAW16_CPU CPU ms per transaction" >&2
+append_rate 16 1 >"$WORK/rate"; ES16=$(cat "$WORK/rate"); ES16_CPU=$ES_CPU_MS
+echo "encore, 16 writers x 1 event: $ES16 appends/s, $ES16_CPU CPU ms per append" >&2
 ES16N=$(append_rate 16 1 --notify-every-append); echo "encore, 16 writers x 1 event, NOTIFY on every append: $ES16N appends/s" >&2
 ES1X10=$(append_rate 1 10); echo "encore, 1 writer x 10 events: $ES1X10 appends/s" >&2
 ES16X10=$(append_rate 16 10); echo "encore, 16 writers x 10 events: $ES16X10 appends/s" >&2
@@ -93,7 +123,9 @@ SECTION=$(cat <<MD
 
 Measured $(date -u +%Y-%m-%d) by \`bench/eventstore.sh\` (DURATION=$DURATION s per figure) on $(nproc) cores ($CPU),
 PostgreSQL $PGVERSION in a throwaway cluster (fsync and synchronous_commit on, shared_buffers 256MB), client and
-server on the same machine. Event data: ~150 bytes of JSON plus metadata.
+server on the same machine, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work on the machine
+lowers the rates; the CPU-per-transaction row is the comparison that load does not skew much). Event data: ~150 bytes
+of JSON plus metadata.
 
 | measurement | 1 writer | 16 writers |
 |---|---:|---:|
@@ -102,6 +134,7 @@ server on the same machine. Event data: ~150 bytes of JSON plus metadata.
 | encore append, 10 events (appends/s) | $ES1X10 ($((ES1X10 * 10)) events/s) | $ES16X10 ($((ES16X10 * 10)) events/s) |
 | Python eventsourcing 9.5, 1 event (appends/s) | | $PY16 (encore: $(ratio "$ES16" "$PY16")) |
 | encore append, 1 event, NOTIFY in every append (appends/s) | | $ES16N ($(ratio "$ES16N" "$ES16") of without) |
+| CPU per transaction, cluster + client (ms): raw INSERT / encore 1-event append | | $RAW16_CPU / $ES16_CPU (raw's cost is $(ratio "$RAW16_CPU" "$ES16_CPU") of ours) |
 
 Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS events): $CATCHUP events/s.
 

@@ -17,7 +17,7 @@ enum AppendStatement {
         let (name, sql) = statement(request.expectedVersion)
         let parameters: [String?] = [
             request.streamId, request.streamType, String(events.count), String(request.expectedVersion.sqlValue),
-            SQLArray(unquoted: events.map(\.id)).postgresText, SQLArray(events.map(\.type)).postgresText,
+            SQLArray(events.map(\.id.lowercaseText)).postgresText, SQLArray(events.map(\.type)).postgresText,
             SQLArray(unquoted: events.map(\.schemaVersion)).postgresText, SQLArray(events.map(\.data)).postgresText,
             metadataJSON, idempotencyKey,
         ]

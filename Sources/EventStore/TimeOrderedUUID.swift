@@ -63,3 +63,21 @@ extension UUID {
             ))
     }
 }
+
+extension UUID {
+    /// The lowercase `8-4-4-4-12` form, without the `sprintf` that `uuidString` goes through
+    /// (every appended event's id is formatted once).
+    var lowercaseText: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        withUnsafeBytes(of: uuid) { bytes in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0f)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -18,6 +18,7 @@ import Testing
         for _ in 0..<100 {
             let id = UUID()
             #expect(UUID(postgresUUID: id.uuidString.lowercased()) == id)
+            #expect(id.lowercaseText == id.uuidString.lowercased())
         }
         #expect(UUID(postgresUUID: "not-a-uuid") == nil)
         #expect(UUID(postgresUUID: "0193") == nil)

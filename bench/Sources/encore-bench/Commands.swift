@@ -43,6 +43,7 @@ struct AppendCommand: ParsableCommand {
         let runId = UUID().uuidString.prefix(8).lowercased()
         let data = BenchEvent.data
         let counts = Locked([Int](repeating: 0, count: writers))
+        let totals = Locked(0)  // warm-up included, to divide CPU time by
         let phase = Locked(0)  // 0 warm-up, 1 measuring, 2 stop
         let failures = Locked([String]())
         let threads = (0..<writers).map { writer in
@@ -63,6 +64,7 @@ struct AppendCommand: ParsableCommand {
                             to: "bench-\(runId)-\(writer)-\(stream)", type: "Bench",
                             expectedVersion: .version(versions[stream]), events: events, metadata: metadata)
                         versions[stream] = result.version
+                        totals.withLock { $0 += 1 }
                         if now == 1 { counts.withLock { $0[writer] += 1 } }
                     }
                 } catch {
@@ -83,9 +85,9 @@ struct AppendCommand: ParsableCommand {
         let perSecond = Double(appends) / elapsed
         print(
             String(
-                format: "%@writers=%d events_per_append=%d appends_per_s=%.0f events_per_s=%.0f",
+                format: "%@writers=%d events_per_append=%d appends_per_s=%.0f events_per_s=%.0f total_appends=%d",
                 label.isEmpty ? "" : label + " ",
-                writers, eventsPerAppend, perSecond, perSecond * Double(eventsPerAppend)))
+                writers, eventsPerAppend, perSecond, perSecond * Double(eventsPerAppend), totals.value))
     }
 }
 

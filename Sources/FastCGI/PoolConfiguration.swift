@@ -12,7 +12,7 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var workers = 2
     public var threads = 8
     /// A worker is recycled after serving this many requests (0: never).
-    public var maxRequests = 10_000
+    public var maxRequests = 500_000
     /// Seconds after which a request is ended; PostgreSQL's `statement_timeout` is set to it too.
     public var requestTimeout = 30.0
     /// Seconds after which a request is written to the slow log.

@@ -14,7 +14,7 @@ public final class ThreadDatabase {
     private var lastUsed = Date.distantPast
     /// A connection idle longer than this is checked before use: PostgreSQL may have
     /// restarted meanwhile, and the request should not be the one to find out.
-    static let idleCheckAfter: TimeInterval = 2
+    static let idleCheckAfter: TimeInterval = 0.5
 
     public init(url: String, statementTimeout: Double, logger: Logger) {
         self.url = url

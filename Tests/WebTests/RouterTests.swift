@@ -13,6 +13,7 @@ import Testing
             params["QUERY_STRING"] = String(uri[uri.index(after: question)...])
         }
         if let accept { params["HTTP_ACCEPT"] = accept }
+        if !body.isEmpty { params["CONTENT_TYPE"] = "application/json" }
         return FastCGIRequest(params: params, body: Array(body.utf8))
     }
 
@@ -59,6 +60,16 @@ import Testing
         let missing = respond(request("POST", "/api/things", body: "{}"))
         #expect(missing.status == 422)
         #expect(String(decoding: missing.body, as: UTF8.self).contains(#""field":"name""#))
+    }
+
+    @Test func aBodyThatIsNotJSONIs415() {
+        var params = ["REQUEST_METHOD": "POST", "REQUEST_URI": "/api/things", "CONTENT_TYPE": "text/plain"]
+        params["CONTENT_LENGTH"] = "15"
+        var context = Context()
+        let response = router.respond(
+            to: FastCGIRequest(params: params, body: Array(#"{"name":"x"}"#.utf8)), context: &context,
+            logger: Logger(label: "test"))
+        #expect(response.status == 415)
     }
 
     @Test func unexpectedErrorsAreAGeneric500() {

@@ -170,10 +170,24 @@ public struct TicketReservations {
 
     /// Cancels or expires a held reservation and returns its tickets to sale, in one
     /// transaction. Of two racing calls, one succeeds; the other throws (a conflict or the
-    /// reservation's new state) and releases nothing.
+    /// reservation's new state) and releases nothing. A deadlock with a checkout near a
+    /// sell-out (it holds one shard and waits for another, see step 3 above) rolls the
+    /// transaction back, and it is tried again with the reservation read anew.
     public func end(_ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata = EventMetadata())
         throws
     {
+        var attempt = 0
+        while true {
+            do {
+                try endOnce(reservationId, ending, now: now, metadata: metadata)
+                return
+            } catch let error as PostgresError where error.isRetryable && attempt < 5 {
+                attempt += 1
+            }
+        }
+    }
+
+    private func endOnce(_ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata) throws {
         try connection.transaction { tx in
             let joined = EventStore(connection: tx, inlineProjections: inlineProjections, joinsCallerTransaction: true)
             let handler = CommandHandler<Reservation>(

@@ -42,7 +42,8 @@ public struct SignInThrottle {
         {
             waits.append(Int(oldest.addingTimeInterval(SignInThrottle.window).timeIntervalSince(now).rounded(.up)))
         }
-        return waits.max().map { max($0, 1) }
+        // Never more than the window: stored times carry microseconds, so the sum may round past it.
+        return waits.max().map { min(max($0, 1), Int(SignInThrottle.window)) }
     }
 
     public func recordFailure(email: String, ip: String, now: Date = Date()) throws {

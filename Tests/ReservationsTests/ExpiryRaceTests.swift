@@ -143,6 +143,7 @@ import Testing
         let shards = try Figures.readModel(on: setup)
         #expect(shards.values.allSatisfy { $0.held == 0 }, "\(shards.values.filter { $0.held != 0 })")
         #expect(try Figures.fromEvents(on: setup) == shards)
+        #expect(try Figures.everOverfull(on: setup) == [], "never below zero: no double release")
         #expect(
             try ReservationsTestDatabase.count(
                 "SELECT count(*)::int AS n FROM reservations WHERE status <> 'expired'", on: setup) == 0)

@@ -162,6 +162,8 @@ import Testing
             #expect(figures.held + figures.sold <= figures.capacity, "\(figures)")
             #expect(figures.held >= 0)
         }
+        // ... at no point of any shard's history either
+        #expect(try Figures.everOverfull(on: setup) == [])
         let levels = Figures.perLevel(shards)
         #expect(levels["\(Self.hot)/floor"]?.capacity == Self.hotCapacity)
         #expect(levels["\(Self.hot)/floor"]?.held == Self.hotCapacity)

@@ -95,7 +95,20 @@ enum Figures {
     /// The same figures recomputed from `es_events` alone, by folding every shard stream's
     /// events in stream order with plain SQL over their stored JSON, not the projection's code.
     static func fromEvents(on connection: Connection) throws -> [String: ShardFigures] {
+        try fold(on: connection).figures
+    }
+
+    /// The shard streams that, at some event of their history, held more than their capacity
+    /// or less than nothing: the fold checked after every event, in stream order.
+    static func everOverfull(on connection: Connection) throws -> [String] {
+        try fold(on: connection).violations
+    }
+
+    private static func fold(on connection: Connection) throws -> (
+        figures: [String: ShardFigures], violations: [String]
+    ) {
         var result: [String: ShardFigures] = [:]
+        var violations: [String] = []
         for row in try connection.query(
             """
             SELECT stream_id, stream_version, event_type, data::text AS data FROM es_events
@@ -119,9 +132,12 @@ enum Figures {
             case "AvailabilitySalesClosed": figures.closed = true
             case let other: figures.concertId = "unknown event \(other)"
             }
+            if figures.held < 0 || figures.held + figures.sold > figures.capacity {
+                violations.append("\(stream) at version \(figures.version): \(figures)")
+            }
             result[stream] = figures
         }
-        return result
+        return (result, violations)
     }
 
     /// Tickets per "concert/level" that the `reservations` read model lists as held.

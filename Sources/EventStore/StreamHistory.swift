@@ -63,7 +63,12 @@ public enum EventFormatter {
 
     /// Indented JSON with sorted keys; the text unchanged when it is not JSON.
     public static func prettyJSON(_ text: String) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+            return text
+        }
+        if let members = object as? [String: Any], members.isEmpty { return "{}" }
+        if let elements = object as? [Any], elements.isEmpty { return "[]" }
+        guard
             let pretty = try? JSONSerialization.data(
                 withJSONObject: object,
                 options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])

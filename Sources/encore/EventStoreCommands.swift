@@ -14,7 +14,7 @@ struct EventsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the latest events in the global order; --follow keeps printing new ones.")
         @OptionGroup var database: DatabaseOptions
-        @Option(name: [.short, .customLong("count")], help: "How many of the latest events to print first.")
+        @Option(name: [.customShort("n"), .customLong("count")], help: "How many of the latest events to print first.")
         var count = 20
         @Flag(name: .shortAndLong, help: "Keep printing events as they are committed (Ctrl-C stops).")
         var follow = false
@@ -28,6 +28,7 @@ struct EventsCommand: ParsableCommand {
             let latest = try store.readLast(count)
             for event in latest { print(EventFormatter.describe(event, showData: !brief)) }
             guard follow else { return }
+            fflush(nil)
             var checkpoint = try latest.last?.checkpoint ?? store.headCheckpoint()
             while true {
                 let events = try store.readAll(after: checkpoint, maxCount: 500)
@@ -52,7 +53,7 @@ struct EventsCommand: ParsableCommand {
 
         func run() throws {
             let history = try StreamHistory.load(id, on: Connection(url: database.url), from: from, limit: limit)
-            guard let type = history.streamType else { throw ValidationError("no stream \(id)") }
+            guard let type = history.streamType else { throw CommandFailure("no stream \(id)") }
             print("\(type) \(history.streamId), version \(history.version)")
             for entry in history.entries {
                 var line =
@@ -117,7 +118,7 @@ struct ProjectionsCommand: ParsableCommand {
         func run() throws {
             guard let projection = ProjectionRegistry.shared.named(name) else {
                 let known = ProjectionRegistry.shared.all.map(\.name).joined(separator: ", ")
-                throw ValidationError("no projection named \(name); known: \(known)")
+                throw CommandFailure("no projection named \(name); known: \(known)")
             }
             let bar = ProgressBar()
             let result = try ProjectionRebuilder(connection: Connection(url: database.url), batchSize: batchSize)
@@ -150,6 +151,12 @@ struct ProjectionsCommand: ParsableCommand {
             sources.forEach { $0.cancel() }
         }
     }
+}
+
+/// A failure to report without the usage text (`ValidationError` prints it).
+private struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A flag set from a signal handler's queue and read by the daemon's loop.

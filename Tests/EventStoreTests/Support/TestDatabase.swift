@@ -60,8 +60,35 @@ final class Locked<Value>: @unchecked Sendable {
     func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T { try lock.withLock { try body(&stored) } }
 }
 
-/// Runs `body(index)` on `count` real threads at once and waits for all of them.
+/// Connections that concurrent tests may hold through `onThreads` at once, so that the
+/// suites running in parallel stay well under the server's `max_connections` (100 by default).
+private final class ConnectionBudget: @unchecked Sendable {
+    // @unchecked: `available` is only touched while holding `condition`.
+    private let condition = NSCondition()
+    private var available = 40
+
+    func take(_ count: Int) {
+        condition.lock()
+        while available < count { condition.wait() }
+        available -= count
+        condition.unlock()
+    }
+
+    func give(_ count: Int) {
+        condition.lock()
+        available += count
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+private let connectionBudget = ConnectionBudget()
+
+/// Runs `body(index)` on `count` real threads at once (each may open a connection) and waits
+/// for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    connectionBudget.take(count)
+    defer { connectionBudget.give(count) }
     let group = DispatchGroup()
     let start = DispatchSemaphore(value: 0)
     for index in 0..<count {

@@ -112,8 +112,10 @@ ES16X10=$(append_rate 16 10); echo "encore, 16 writers x 10 events: $ES16X10 app
 PY16=$("$VENV/bin/python" bench/eventsourcing_peer.py "$SOCK" "$PORT" py 16 "$DURATION" | sed -E 's/.*appends_per_s=([0-9]+).*/\1/')
 echo "python eventsourcing, 16 writers: $PY16 appends/s" >&2
 "$BENCH" seed --database-url "$SERVER dbname=catchup" --events "$CATCHUP_EVENTS" >/dev/null
-CATCHUP=$("$BENCH" catchup --database-url "$SERVER dbname=catchup" 2>/dev/null | sed -E 's/.*events_per_s=([0-9]+).*/\1/')
-echo "catch-up: $CATCHUP events/s" >&2
+with_cpu "$BENCH" catchup --database-url "$SERVER dbname=catchup"
+CATCHUP=$(grep catchup "$WORK/out" | sed -E 's/.*events_per_s=([0-9]+).*/\1/')
+CATCHUP_CPU=$(awk -v s="$CPU_SECONDS" -v n="$CATCHUP_EVENTS" 'BEGIN { printf "%.0f", n / s }')
+echo "catch-up: $CATCHUP events/s ($CATCHUP_CPU events per CPU second, cluster + client)" >&2
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -136,7 +138,9 @@ of JSON plus metadata.
 | encore append, 1 event, NOTIFY in every append (appends/s) | | $ES16N ($(ratio "$ES16N" "$ES16") of without) |
 | CPU per transaction, cluster + client (ms): raw INSERT / encore 1-event append | | $RAW16_CPU / $ES16_CPU (raw's cost is $(ratio "$RAW16_CPU" "$ES16_CPU") of ours) |
 
-Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS events): $CATCHUP events/s.
+Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS events, each event updating its
+stream's row): $CATCHUP events/s; $CATCHUP_CPU events per CPU second of cluster and client together (the rate on an
+otherwise idle machine, since reading and applying a batch alternate).
 
 Goals: 16 writers at least 70% of raw pgbench; more than the Python peer; catch-up at least 20,000 events/s.
 MD

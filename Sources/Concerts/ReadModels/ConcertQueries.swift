@@ -83,7 +83,9 @@ public enum ConcertQueries {
     }
 
     public static func find(id: String, on connection: Connection) throws -> ConcertView? {
-        guard let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first else { return nil }
+        guard
+            let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)", preparedAs: "concert_by_id").first
+        else { return nil }
         return try ConcertView(row: row, availability: try availability(connection, [id])[id] ?? [:])
     }
 

@@ -35,7 +35,7 @@ public enum ConcertPages {
                     "concertId": concert.id, "artist": concert.artist, "concertTitle": concert.title,
                     "venue": concert.venue,
                     "city": concert.city, "startsAt": display(concert.startsAt),
-                    "startsAtISO": ISO8601DateFormatter().string(from: concert.startsAt),
+                    "startsAtISO": DateText.rfc3339(concert.startsAt),
                     "cancelled": concert.isCancelled, "soldOut": concert.isSoldOut, "levels": levels,
                     "onSale": !concert.isCancelled && !concert.isSoldOut,
                 ])
@@ -47,7 +47,7 @@ public enum ConcertPages {
         [
             "id": concert.id, "artist": concert.artist, "title": concert.title, "venue": concert.venue,
             "city": concert.city, "startsAt": display(concert.startsAt),
-            "startsAtISO": ISO8601DateFormatter().string(from: concert.startsAt),
+            "startsAtISO": DateText.rfc3339(concert.startsAt),
             "fromPrice": ConcertInput.money(concert.minPrice, concert.currency), "cancelled": concert.isCancelled,
             "soldOut": concert.isSoldOut,
         ]
@@ -55,16 +55,7 @@ public enum ConcertPages {
 
     /// "Sat 12 Jun 2027, 20:00 UTC".
     static func display(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
-        let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let hour = parts.hour ?? 0
-        let minute = parts.minute ?? 0
-        return
-            "\(weekdays[(parts.weekday ?? 1) - 1]) \(parts.day ?? 1) \(months[(parts.month ?? 1) - 1]) \(parts.year ?? 0), "
-            + "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute) UTC"
+        DateText.display(date)
     }
 
     /// Anonymous visitors get a short public cache lifetime; signed-in ones see their name in

@@ -242,7 +242,7 @@ public enum OrganiserPages {
     }
 
     static func formDate(_ date: Date) -> String {
-        String(ISO8601DateFormatter().string(from: date).prefix(16))
+        DateText.dateTimeLocal(date)
     }
 
     static func form(

@@ -130,7 +130,7 @@ enum CheckoutPages {
                 "checkout", title: "Checkout",
                 [
                     "id": id, "reservations": groups,
-                    "expiresAtISO": ISO8601DateFormatter().string(from: first.expiresAt),
+                    "expiresAtISO": DateText.rfc3339(first.expiresAt),
                     "held": first.status == "held",
                     "secondsLeft": max(0, Int(first.expiresAt.timeIntervalSinceNow)),
                     "totals": totals.keys.sorted().map { ["amount": money(totals[$0]!, $0)] },

@@ -12,6 +12,8 @@ import Foundation
 /// costs the callers that were in flight an error, and nothing more.
 public final class Connection: @unchecked Sendable {
     private var handle: OpaquePointer?
+    /// How many `transaction` calls are open on this connection (nested ones join the outer).
+    private var transactionDepth = 0
     public let url: String
 
     /// Session settings applied at connect and again after every re-connect.
@@ -67,6 +69,12 @@ public final class Connection: @unchecked Sendable {
             _ = PQconsumeInput(current)
         }
         if PQstatus(current) != CONNECTION_OK {
+            // Inside a transaction a new session would run the rest of it outside the
+            // transaction (and COMMIT would only warn): the transaction is lost, say so.
+            guard transactionDepth == 0 else {
+                throw PostgresError(
+                    kind: .connection, message: "connection lost inside a transaction; it was rolled back")
+            }
             PQreset(current)
             guard PQstatus(current) == CONNECTION_OK else {
                 throw PostgresError.connection(current, "connection lost and could not be re-opened")
@@ -137,18 +145,28 @@ public final class Connection: @unchecked Sendable {
     ///
     /// The isolation level defaults to READ COMMITTED; pass `.serializable` where a decision
     /// reads what it then writes and no row lock protects it.
+    ///
+    /// Called inside another transaction, it joins that one (the outer one commits).
     public func transaction<T>(
         _ isolation: IsolationLevel = .readCommitted, _ body: (Connection) throws -> T
     ) throws -> T {
+        if transactionDepth > 0 { return try body(self) }
         try execute(SQLQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        transactionDepth += 1
         let value: T
         do {
             value = try body(self)
         } catch {
+            transactionDepth -= 1
             if isOpen { _ = try? execute("ROLLBACK") }
             throw error
         }
-        try execute("COMMIT")
+        transactionDepth -= 1
+        let result = try query("COMMIT")
+        // A transaction that failed inside (an error the body caught) ends in ROLLBACK.
+        guard result.commandTag == "COMMIT" else {
+            throw PostgresError(kind: .server, sqlState: "40000", message: "the transaction was rolled back")
+        }
         return value
     }
 

@@ -6,6 +6,8 @@ public struct Rows: Sendable, Sequence {
     public let rows: [Row]
     /// How many rows an INSERT, UPDATE or DELETE touched.
     public let affectedRows: Int
+    /// The command tag without its counts (`INSERT`, `COMMIT`, `ROLLBACK`...).
+    public let commandTag: String
 
     init(result: OpaquePointer) {
         defer { PQclear(result) }
@@ -34,6 +36,7 @@ public struct Rows: Sendable, Sequence {
         columns = names
         rows = copied
         affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
+        commandTag = String(cString: PQcmdStatus(result)).split(separator: " ").first.map(String.init) ?? ""
     }
 
     public var count: Int { rows.count }

@@ -103,4 +103,40 @@ import Testing
         #expect(try migrator.migrate(connection) == [version])
         #expect(try migrator.migrate(connection) == [])
     }
+
+    @Test func aConnectionLostInsideATransactionFailsItInsteadOfCommittingTheRest() throws {
+        let connection = try Connection(url: Self.url)
+        let killer = try Connection(url: Self.url)
+        let table = "tx_lost_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.execute(SQLQuery(unsafeSQL: "CREATE TABLE \(table) (id int)"))
+        defer { _ = try? killer.execute(SQLQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)")) }
+        #expect(throws: PostgresError.self) {
+            try connection.transaction { tx in
+                try tx.execute("INSERT INTO \(unsafeSQL: table) VALUES (1)")
+                let pid = try #require(try tx.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
+                try killer.execute("SELECT pg_terminate_backend(\(pid))")
+                Thread.sleep(forTimeInterval: 0.2)
+                try tx.execute("INSERT INTO \(unsafeSQL: table) VALUES (2)")
+            }
+        }
+        #expect(try killer.query(SQLQuery(unsafeSQL: "SELECT * FROM \(table)")).count == 0)
+        // The connection recovers for the next transaction.
+        try connection.transaction { tx in try tx.execute("INSERT INTO \(unsafeSQL: table) VALUES (3)") }
+        #expect(try killer.query(SQLQuery(unsafeSQL: "SELECT * FROM \(table)")).count == 1)
+    }
+
+    @Test func aNestedTransactionJoinsTheOuterOne() throws {
+        let connection = try Connection(url: Self.url)
+        let table = "tx_nested_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.execute(SQLQuery(unsafeSQL: "CREATE TABLE \(table) (id int)"))
+        defer { _ = try? connection.execute(SQLQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)")) }
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try connection.transaction { outer in
+                try outer.transaction { inner in try inner.execute("INSERT INTO \(unsafeSQL: table) VALUES (1)") }
+                throw Abort()
+            }
+        }
+        #expect(try connection.query(SQLQuery(unsafeSQL: "SELECT * FROM \(table)")).count == 0)
+    }
 }

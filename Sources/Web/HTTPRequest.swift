@@ -64,12 +64,12 @@ public struct HTTPRequest: Sendable {
     /// Decodes a JSON body, or throws a 400 that says what is wrong.
     public func decodeJSON<T: Decodable>(_ type: T.Type) throws -> T {
         guard !body.isEmpty else { throw HTTPError.badRequest("The request body is empty; JSON was expected.") }
-        // No form content type: a page on another site can post a text/plain (or urlencoded,
+        // Only a JSON content type: a page on another site can post a text/plain (or urlencoded,
         // or multipart) form whose body is valid JSON, as a top-level navigation that keeps
         // the cookies it sets (login CSRF), without cookies and so without a CSRF check.
         // application/json it cannot send without a CORS preflight, which nothing here allows.
         let contentType = header("Content-Type")?.lowercased() ?? ""
-        guard contentType.isEmpty || contentType.hasPrefix("application/json") else {
+        guard contentType.hasPrefix("application/json") else {
             throw HTTPError(
                 status: 415, code: "unsupported_media_type", message: "Send JSON with Content-Type: application/json.")
         }

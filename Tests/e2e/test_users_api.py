@@ -496,8 +496,11 @@ def test_csrf_anonymous_forms_need_the_double_submit_token(api: Api, base_url: s
     assert db.count("SELECT count(*) FROM user_emails WHERE email = :'e'", e=email) == 1
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x",
+                                          "application/x-www-form-urlencoded", None])
 @pytest.mark.parametrize("path", ["/api/sessions", "/api/users"])
-def test_a_cross_site_text_plain_post_cannot_sign_in_or_register(api: Api, db: Database, path: str):
+def test_a_cross_site_text_plain_post_cannot_sign_in_or_register(api: Api, db: Database, path: str,
+                                                                 content_type: str | None):
     # A page on another site can post a "form" with enctype=text/plain whose body is valid
     # JSON; the browser sends no cookies and no custom header with it. Signing a victim's
     # browser into the attacker's account (login CSRF), or creating accounts, must fail.
@@ -507,7 +510,8 @@ def test_a_cross_site_text_plain_post_cannot_sign_in_or_register(api: Api, db: D
             "/api/users": {"email": fresh, "password": secret(), "name": "X", "x": "="}}[path]
     if path == "/api/sessions":
         pace_signin()
-    response = api.call("POST", path, data=json.dumps(body), headers={"Content-Type": "text/plain"})
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = api.call("POST", path, data=json.dumps(body), headers=headers)
     assert response.status_code in (403, 415), response.text
     assert session_cookie(response) is None
     assert db.count("SELECT count(*) FROM user_emails WHERE email = :'e'", e=fresh) == 0

@@ -243,7 +243,9 @@ def test_fifty_customers_racing_for_100_tickets_never_oversell(base_url, organis
     assert rush.problems == [], "\n".join(rush.problems[:20])
     assert not [s for s in rush.statuses if s >= 500], rush.statuses
     assert set(rush.statuses) <= {200, 201, 409}, rush.statuses
-    assert rush.refused_on_confirm > 0 and rush.cancelled > 0
+    assert rush.refused_on_confirm > 0
+    # (with a hold of seconds, the reservations to cancel may all have expired already)
+    assert rush.cancelled > 0 or not long_hold()
 
     # Never more than a shard's capacity held, at any point of its history.
     for concert in (hot, second):

@@ -45,6 +45,7 @@ public final class ThreadDatabase {
     }
 
     /// Runs `body` on the connection; a lost connection is dropped so the next call re-opens it.
+    @discardableResult
     public func with<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try connect()
         defer { lastUsed = Date() }

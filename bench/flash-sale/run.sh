@@ -35,7 +35,7 @@
 #   FLASH_SETUP_CONNECTIONS=8  concurrent registrations and sign-ins (Argon2 is CPU- and
 #                          memory-bound: more in flight only makes each slower)
 #   FLASH_PGBENCH_SECONDS=15   FLASH_SEED=6
-#   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436
+#   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436  FLASH_STACK_DIR=.data/bench
 #   FLASH_PERF=1          also `perf record` the whole machine during the first round's confirms
 #   FLASH_KEEP=1          leave the bench stack running afterwards
 #   FLASH_NO_WRITE=1      print only, leave bench/RESULTS.md alone
@@ -63,7 +63,7 @@ results_md="$ENCORE_ROOT/bench/RESULTS.md"
 stack_init dev
 unset DATABASE_URL
 STACK=bench
-STACK_DIR="$ENCORE_ROOT/.data/bench"
+STACK_DIR=${FLASH_STACK_DIR:-$ENCORE_ROOT/.data/bench}
 PG_PORT=${FLASH_PG_PORT:-5436}
 DB_NAME=encore_flash
 HTTP_LISTEN=127.0.0.1:${FLASH_HTTP_PORT:-8180}
@@ -418,7 +418,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
-[[ $dirty == 0 ]] || commit="$commit + $dirty changed files under Sources"
+[[ $dirty == 0 || $main_bin != "$ENCORE_ROOT/.build/release/encore" ]] || commit="$commit + $dirty changed files under Sources"
 [[ -z ${ENCORE_BIN_NOTE:-} ]] || commit="$commit; $ENCORE_BIN_NOTE"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -474,6 +474,8 @@ over the shards instead of queueing on one row), a `TicketsHeld` event per shard
 the version the locked row holds, one `ReservationHeld` per concert and the cart's
 `CartConfirmed`; only when every free shard is locked does it wait, and only when the level's
 total rest is too small does it answer 409 naming the level, rolling back so nothing is held.
+
+Profile, prototypes measured against this design and recommendations: `bench/flash-sale/FINDINGS.md`.
 EOF
 )
 echo

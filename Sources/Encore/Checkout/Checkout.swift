@@ -126,6 +126,13 @@ enum ReservationErrors {
                 message: "A concert in your cart is cancelled. Nothing was reserved.")
             http.details = ["concertId": concertId]
             return http
+        case .notOnSaleYet(let concertId, let levelId):
+            var http = HTTPError(
+                status: 409, code: "not_on_sale_yet",
+                message: "These tickets go on sale in a moment; try again. Nothing was reserved.", field: "items")
+            http.details = ["concertId": concertId, "ticketLevelId": levelId]
+            http.headers["Retry-After"] = "1"
+            return http
         case .notFound:
             return HTTPError(status: 404, code: "unknown_reservation", message: "You have no such reservation.")
         case .alreadyCancelled:

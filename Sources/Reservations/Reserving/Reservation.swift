@@ -109,6 +109,8 @@ public enum ReservationError: Error, Equatable, Sendable {
     /// A level of the cart has fewer tickets left than asked for; nothing was reserved.
     case notEnoughTickets(concertId: String, ticketLevelId: String, available: Int)
     case salesClosed(concertId: String)
+    /// The level's availability is not set up yet (its concert was created a moment ago).
+    case notOnSaleYet(concertId: String, ticketLevelId: String)
 }
 
 /// One level's tickets in a reservation, and which shards they were taken from.

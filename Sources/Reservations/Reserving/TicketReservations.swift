@@ -126,6 +126,11 @@ public struct TicketReservations {
                 ).first
                 let shards: Int = try rest?.decode("shards") ?? 0
                 let closed: Int = try rest?.decode("closed") ?? 0
+                // A level whose shards the process manager has not opened yet (a concert created a
+                // moment ago): not sold out, just not on sale for another moment.
+                if shards == 0 && locked.isEmpty {
+                    throw ReservationError.notOnSaleYet(concertId: line.concertId, ticketLevelId: line.ticketLevelId)
+                }
                 if shards > 0 && closed == shards && taken.isEmpty {
                     throw ReservationError.salesClosed(concertId: line.concertId)
                 }

@@ -39,7 +39,8 @@ def concert_body(**overrides) -> dict:
         "title": "Test Tour",
         "venue": "Hala Stulecia",
         "city": "Wrocław",
-        "startsAt": future(2),
+        # Soon: the public list shows the first 200 upcoming concerts, soonest first.
+        "startsAt": future(0.1),
         "currency": "PLN",
         "ticketLevels": [
             {"id": "golden-circle", "name": "Golden circle", "capacity": 500, "price": 89_900},
@@ -162,7 +163,8 @@ def concert(organiser) -> dict:
 # --------------------------------------------------------------------------------- create
 def test_an_organiser_creates_a_concert(http, organiser, stack):
     before = store_counts(stack)
-    body = concert_body(currency="pln", startsAt="2031-06-01T19:30:00Z")
+    starts = (datetime.now(timezone.utc) + timedelta(hours=5)).replace(minute=30, second=0, microsecond=0)
+    body = concert_body(currency="pln", startsAt=rfc3339(starts))
     response = organiser.post("/api/concerts", json=body)
     assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -171,7 +173,7 @@ def test_an_organiser_creates_a_concert(http, organiser, stack):
     assert concert["id"]
     for key in ("artist", "title", "venue", "city"):
         assert concert[key] == body[key]
-    assert concert["startsAt"] == "2031-06-01T19:30:00Z"
+    assert concert["startsAt"] == rfc3339(starts)
     assert concert["currency"] == "PLN"  # upper-cased
     assert concert["status"] == "scheduled"
     assert concert["ticketLevels"] == [
@@ -357,9 +359,13 @@ def test_an_organiser_replaces_the_ticket_levels(organiser, http, concert):
     response = organiser.put(f"/api/concerts/{concert['id']}/ticket-levels", json={"ticketLevels": levels})
     assert response.status_code == 200, response.text
     updated = response.json()["concert"]
-    assert updated["ticketLevels"] == [dict(level, available=level["capacity"]) for level in levels]
+    assert without_availability(updated)["ticketLevels"] == levels
     assert updated["currency"] == "PLN" and updated["artist"] == concert["artist"]
-    assert public_concert(http, concert["id"]) == updated
+    assert without_availability(public_concert(http, concert["id"])) == without_availability(updated)
+    # `available` comes from the Reservations context, which follows level changes
+    # asynchronously: with nothing sold it settles on the new capacities.
+    wait_until(lambda: [lv["available"] for lv in public_concert(http, concert["id"])["ticketLevels"]]
+               == [600, 4_000, 100], 15, 0.2, "availability to follow the new capacities")
     page = organiser.get(f"/concerts/{concert['id']}").text  # signed in: at once
     assert "999.00 PLN" in page and "250.50 PLN" in page and "899.00 PLN" not in page
     public_page_shows(http, f"/concerts/{concert['id']}", "999.00 PLN", "250.50 PLN", absent=("899.00 PLN",))
@@ -416,11 +422,12 @@ def test_an_organiser_cancels_and_then_nothing_changes(organiser, http, concert,
     assert public_concert(http, cid)["status"] == "cancelled"
     assert [e["type"] for e in history(organiser, cid)] == ["ConcertCreated", "ConcertCancelled"]
 
-    # Cancelled concerts come after every scheduled one in the public list.
+    # Cancelled concerts come after every scheduled one in the public list (of at most 200).
     listed = http.get("/api/concerts").json()["concerts"]
     statuses = [c["status"] for c in listed]
-    assert "cancelled" in statuses
     assert statuses == sorted(statuses, key=lambda s: s == "cancelled")
+    if len(listed) < 200:
+        assert {c["id"]: c["status"] for c in listed}[cid] == "cancelled"
 
     before = store_counts(stack)
     again = organiser.post(f"/api/concerts/{cid}/cancel")

@@ -561,3 +561,34 @@ def test_the_demo_concert_is_seeded(http):
     assert concert["artist"] == "Beyoncé" and concert["currency"] == "PLN"
     prices = {level["id"]: level["price"] for level in concert["ticketLevels"]}
     assert prices == {"golden-circle": 89_900, "regular": 45_000}
+
+
+def admin_level_rows(session, concert_id: str) -> list[list[str]]:
+    """The level rows (name, price, capacity, held or sold, available) of a concert's card in
+    the organiser's list."""
+    page = session.get("/admin/concerts")
+    assert page.status_code == 200
+    card = page.text.split(f'id="concert-{concert_id}"', 1)[1].split("</article>", 1)[0]
+    body = card.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def test_the_organisers_list_shows_capacity_held_or_sold_and_available(organiser, concert):
+    rows = admin_level_rows(organiser, concert["id"])
+    assert rows == [["Golden circle", "899.00 PLN", "500", "0", "500"],
+                    ["Regular", "450.00 PLN", "4000", "0", "4000"]]
+
+
+@pytest.mark.xfail(strict=True, reason="OrganiserPages.swift computes 'held or sold' as capacity - available; once "
+                   "the Reservations context closes a cancelled concert's sales (available 0), the organiser's list "
+                   "reports every ticket as held or sold although none was")
+def test_a_cancelled_concert_with_no_sales_shows_nothing_held_or_sold(organiser, http, concert):
+    response = organiser.post(f"/api/concerts/{concert['id']}/cancel")
+    assert response.status_code == 200
+    # Let the Reservations context close the sales (available drops to 0), if it does.
+    try:
+        wait_until(lambda: all(lv["available"] == 0 for lv in public_concert(http, concert["id"])["ticketLevels"]),
+                   5, 0.2, "sales to close")
+    except AssertionError:
+        pass
+    assert [row[3] for row in admin_level_rows(organiser, concert["id"])] == ["0", "0"]

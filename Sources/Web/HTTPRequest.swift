@@ -75,12 +75,12 @@ public struct HTTPRequest: Sendable {
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
-        } catch DecodingError.keyNotFound(let key, _) {
+        } catch DecodingError.keyNotFound(let key, let context) {
+            let field = HTTPRequest.fieldName(context.codingPath + [key])
             throw HTTPError(
-                status: 422, code: "missing_field", message: "The field '\(key.stringValue)' is required.",
-                field: key.stringValue)
+                status: 422, code: "missing_field", message: "The field '\(field)' is required.", field: field)
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            let field = HTTPRequest.fieldName(context.codingPath)
             throw HTTPError(
                 status: 422, code: "invalid_field", message: "The field '\(field)' has the wrong type.", field: field)
         } catch {
@@ -105,5 +105,21 @@ public enum FormDecoder {
     static func unescape(_ text: Substring) -> String {
         let spaced = text.replacingOccurrences(of: "+", with: " ")
         return spaced.removingPercentEncoding ?? spaced
+    }
+
+}
+
+extension HTTPRequest {
+    /// A coding path as the API names fields: `ticketLevels[0].capacity`.
+    static func fieldName(_ path: [any CodingKey]) -> String {
+        var name = ""
+        for key in path {
+            if let index = key.intValue {
+                name += "[\(index)]"
+            } else {
+                name += (name.isEmpty ? "" : ".") + key.stringValue
+            }
+        }
+        return name
     }
 }

@@ -14,21 +14,26 @@ public enum OrganiserPages {
 
         router.get("/admin/concerts") { request, context in
             let organiser = try context.require(.organiser)
-            let concerts = try context.database.with {
-                try ConcertQueries.managed(by: organiser.role == .admin ? nil : organiser.userId, on: $0)
+            let (concerts, taken) = try context.database.with { connection in
+                let concerts = try ConcertQueries.managed(
+                    by: organiser.role == .admin ? nil : organiser.userId, on: connection)
+                // Held and sold come from the Reservations context, not from capacity - available:
+                // a cancelled concert has nothing available and may have sold nothing.
+                let taken = try concerts.map { try ConcertQueries.taken(connection, $0.id) }
+                return (concerts, taken)
             }
             return try context.page(
                 "admin_concerts", title: "Your concerts",
                 [
                     "notice": request.query["done"].map(notice) as Any,
-                    "concerts": concerts.map { concert in
+                    "concerts": zip(concerts, taken).map { concert, taken in
                         [
                             "id": concert.id, "artist": concert.artist, "title": concert.title, "city": concert.city,
                             "startsAt": ConcertPages.display(concert.startsAt), "cancelled": concert.isCancelled,
                             "levels": concert.ticketLevels.map { level in
                                 [
                                     "name": level.name, "capacity": level.capacity, "available": level.available,
-                                    "taken": level.capacity - level.available,
+                                    "taken": taken[level.id] ?? 0,
                                     "price": ConcertInput.money(level.price, concert.currency),
                                 ]
                             },

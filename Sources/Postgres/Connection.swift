@@ -81,8 +81,14 @@ public final class Connection: @unchecked Sendable {
             }
             try configureSessionAfterReset(current)
         }
-        return try body(current)
+        let value = try body(current)
+        succeededStatements &+= 1
+        return value
     }
+
+    /// How many calls to the server succeeded on this connection: a caller that sees it
+    /// unchanged after a connection error knows that nothing it sent took effect.
+    public private(set) var succeededStatements = 0
 
     private func configureSessionAfterReset(_ handle: OpaquePointer) throws {
         guard let result = PQexec(handle, sessionSetup) else {

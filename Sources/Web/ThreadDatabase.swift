@@ -49,11 +49,16 @@ public final class ThreadDatabase {
     public func with<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try connect()
         defer { lastUsed = Date() }
+        let before = connection.succeededStatements
         do {
             return try body(connection)
         } catch let error as PostgresError where error.kind == .connection {
             self.connection = nil
-            throw error
+            // The connection was dead before anything of `body` reached the server (PostgreSQL
+            // restarted while this thread was idle): run it once more on a new connection.
+            guard connection.succeededStatements == before else { throw error }
+            logger.info("database connection was stale; retrying on a new one")
+            return try body(try connect())
         }
     }
 }

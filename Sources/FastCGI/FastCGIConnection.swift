@@ -124,8 +124,14 @@ final class FastCGIConnection {
     }
 
     /// Ends the request: flushes, sends END_REQUEST and closes the socket (no keep-alive).
-    func finish() {
+    ///
+    /// `drain`: the peer may still be sending (a refused body), so libfcgi half-closes and
+    /// reads until the peer closes, lest closing with unread data cut our answer off. When the
+    /// whole request was read there is nothing to wait for: the socket is closed at once, and
+    /// the thread is free without waiting for the web server to hang up.
+    func finish(drain: Bool) {
         request.pointee.keepConnection = 0
+        request.pointee.detached = drain ? 0 : 1
         FCGX_Finish_r(request)
         if request.pointee.ipcFd >= 0 {
             close(request.pointee.ipcFd)

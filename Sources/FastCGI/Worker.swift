@@ -175,11 +175,13 @@ public final class Worker: @unchecked Sendable {
         }
 
         let response: FastCGIResponse
+        var bodyRead = false
         if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > configuration.bodyLimit {
             response = rejectBody()
         } else {
             switch connection.readBody(limit: configuration.bodyLimit) {
             case .complete(let body):
+                bodyRead = true
                 response = handler.handle(FastCGIRequest(params: params, body: body))
             case .tooLarge:
                 response = rejectBody()
@@ -195,7 +197,7 @@ public final class Worker: @unchecked Sendable {
         }
         connection.write(response.serialized)
         records[index].withLock { $0.socket = -1 }
-        connection.finish()
+        connection.finish(drain: !bodyRead)
 
         let served = scoreboard.worker(slot, .requestsServed).loadThenWrappingIncrement(ordering: .relaxed) + 1
         accessLogger.info(

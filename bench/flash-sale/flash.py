@@ -321,6 +321,11 @@ def cmd_carts(args):
     customers = [json.loads(line) for line in open(args.customers)]
     carts = plan_carts(len(customers), args.seed, args.both_share, args.golden_share)
     t0 = time.monotonic()
+    if args.reset:
+        # A customer whose confirm was refused in an earlier round still has that cart open:
+        # empty it, so this round's cart holds this concert's tickets only.
+        requests = [Request(i, encode("POST", "/api/cart/cancel", host, None, c["token"])) for i, c in enumerate(customers)]
+        check_all(run_batch(args.base, requests, args.concurrency), "POST /api/cart/cancel")
     # Items in level order, one phase per level so that one customer's requests never overlap.
     for level in ("golden-circle", "regular"):
         requests = []
@@ -379,7 +384,11 @@ def cmd_fire(args):
     latencies = []
     last_201 = start
     latencies_201 = []
+    samples = []  # the first few answers other than 201, for the report
     for k, (status, t0, t1, body) in enumerate(results):
+        if status != 201 and len(samples) < 5:
+            samples.append({"at_ms": round((t1 - start) / 1e6), "status": status,
+                            "cart": entries[order[k]]["cart"], "body": (body or b"")[:400].decode("utf-8", "replace")})
         statuses[status] += 1
         latencies.append((t1 - t0) / 1e6)
         if status == 201:
@@ -419,6 +428,7 @@ def cmd_fire(args):
         "p50_201_ms": round(percentile(latencies_201, 50), 2),
         "p99_201_ms": round(percentile(latencies_201, 99), 2),
         "reserved_by_201": dict(reserved),
+        "first_other_answers": samples,
         "generator_cpu_s": round(cpu, 3),
         "generator_cpu_us_per_request": round(cpu / max(1, len(results)) * 1e6, 1),
     }
@@ -476,6 +486,7 @@ def main():
     p.add_argument("--both-share", type=float, default=0.2, help="share of carts of 2+ tickets with both levels")
     p.add_argument("--golden-share", type=float, default=0.3, help="share of one-level carts in golden circle")
     p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--reset", action="store_true", help="cancel every customer's open cart first")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_carts)
 

@@ -247,7 +247,8 @@ for r in "${!shapes[@]}"; do
     fi
     flash concert --tag "$tag-$r" --golden "$golden" --regular "$regular" >"$work/concert.json"
     concert=$(jget "$work/concert.json" concert)
-    flash carts --customers "$work/customers.jsonl" --concert "$concert" --seed "$((seed + r))" \
+    reset=(); ((r == 0)) || reset=(--reset)   # carts refused in the last round are still open
+    flash carts --customers "$work/customers.jsonl" --concert "$concert" --seed "$((seed + r))" "${reset[@]}" \
         --out "$work/carts.jsonl" >"$work/carts.json"
     info "carts: $(jget "$work/carts.json" carts) ($(jget "$work/carts.json" both_levels) with both levels), demand $(jget "$work/carts.json" demand)"
     wait_projections
@@ -269,7 +270,7 @@ for r in "${!shapes[@]}"; do
     sampler_pid=$!
     perf_pid=''
     if [[ ${FLASH_PERF:-0} == 1 && $r == 0 ]] && command -v perf >/dev/null; then
-        perf record -a -F 499 -g -o "$work/perf.data" >/dev/null 2>&1 &
+        perf record -a -F 499 -g -o "$LOG_DIR/perf.data" >/dev/null 2>&1 &
         perf_pid=$!
     fi
     sleep 0.3
@@ -280,11 +281,11 @@ for r in "${!shapes[@]}"; do
     kill "$sampler_pid"; wait "$sampler_pid" || true; sampler_pid=''
     if [[ -n $perf_pid ]]; then
         kill -INT "$perf_pid"; wait "$perf_pid" || true; perf_pid=''
-        perf report -i "$work/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null \
+        perf report -i "$LOG_DIR/perf.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null \
             | grep -v '^#' | grep -v '^$' | head -25 >"$LOG_DIR/perf-comm-dso.txt" || true
-        perf report -i "$work/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | head -40 >"$LOG_DIR/perf-symbols.txt" || true
-        info "perf: ${LOG_DIR#"$ENCORE_ROOT"/}/perf-comm-dso.txt, perf-symbols.txt"
+        perf report -i "$LOG_DIR/perf.data" --no-children --sort comm,sym --stdio -g none 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' | head -60 >"$LOG_DIR/perf-symbols.txt" || true
+        info "perf: ${LOG_DIR#"$ENCORE_ROOT"/}/perf-comm-dso.txt, perf-symbols.txt (perf.data beside them)"
     fi
     read -r commits1 wal1 walsync1 < <(pg_stat_snapshot)
     f="$work/fire.json"

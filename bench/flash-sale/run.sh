@@ -7,8 +7,10 @@
 #      background jobs. Stopped again at the end (FLASH_KEEP=1 leaves it running).
 #   2. Calibrates the load generator (bench/flash-sale/flash.py) against wrk on a static file
 #      and on GET /healthz, so that it is visibly not the bottleneck.
-#   3. Set-up, not measured: 8,000 customers registered and signed in through the API (Argon2
-#      makes this the long part: several minutes on 2 cores), a fresh stadium concert
+#   3. Set-up, not measured: 8,000 customers registered and signed in through the API (Argon2,
+#      twice per customer, makes this the long part: ~10 minutes on 2 quiet cores, 50 when
+#      other work shares them; sign-ins come from 64 loopback addresses, as nginx allows 10
+#      a second per address), a fresh stadium concert
 #      (golden circle 2,000, regular 8,000) created by the demo organiser, and a cart of 1-4
 #      tickets per customer (random levels, about a fifth of the carts with both levels)
 #      with online delivery.
@@ -24,6 +26,9 @@
 #      TicketsReleased, and ReservationHeld items) and by the 201 answers; no 5xx; every 409
 #      is not_enough_tickets naming concert, level and what is available.
 #   7. Prints a table and writes it into the "## Flash sale" section of bench/RESULTS.md.
+#      Per-round files (answers, timeline, sampler, pg_stat_statements, perf) stay in
+#      .data/bench/log/; the tokens are deleted at the end and never reused. How to read the
+#      profile, and what it showed: bench/flash-sale/FINDINGS.md.
 #
 # Settings (environment):
 #   FLASH_CUSTOMERS=8000  FLASH_GOLDEN=2000  FLASH_REGULAR=8000  FLASH_CONNECTIONS=64
@@ -35,6 +40,8 @@
 #   FLASH_SETUP_CONNECTIONS=8  concurrent registrations and sign-ins (Argon2 is CPU- and
 #                          memory-bound: more in flight only makes each slower)
 #   FLASH_PGBENCH_SECONDS=15   FLASH_SEED=6
+#   FLASH_PROJECTION_WAIT=600  seconds to wait for the async projections to catch up with the
+#                          set-up before pgbench and the confirms (they would compete otherwise)
 #   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436  FLASH_STACK_DIR=.data/bench
 #   FLASH_PERF=1          also `perf record` the whole machine during the first round's confirms
 #   FLASH_KEEP=1          leave the bench stack running afterwards
@@ -195,12 +202,12 @@ setup_signin_s=$(jget "$work/customers.json" signin_s)
 
 # Waits until every projection and reactor has caught up with the log.
 wait_projections() {
-    local deadline=$((SECONDS + 180)) behind
+    local deadline=$((SECONDS + ${FLASH_PROJECTION_WAIT:-600})) behind
     while :; do
         behind=$(psql_db "$DB_NAME" "SELECT count(*) FROM es_checkpoints WHERE kind <> 'inline'
             AND position < (SELECT coalesce(max(global_position), 0) FROM es_events)")
         [[ $behind == 0 ]] && return 0
-        ((SECONDS < deadline)) || { warn "projections still behind after 180 s ($behind)"; return 0; }
+        ((SECONDS < deadline)) || { warn "projections still behind after ${FLASH_PROJECTION_WAIT:-600} s ($behind)"; return 0; }
         sleep 0.5
     done
 }

@@ -5,10 +5,12 @@ import Postgres
 ///
 /// 1. Creates the projection's tables in a shadow schema (`es_rebuild_<name>`).
 /// 2. Replays the global order into them in batches, each its own short transaction (a long
-///    one would hold back every subscriber, see `EventStore.readAll`).
-/// 3. Once caught up, in one transaction: takes the projection's lock (an async projection's
-///    live runner pauses; for an inline one, appends that would write its tables wait),
-///    applies what arrived meanwhile, drops the live tables, moves the shadow ones into the
+///    one would hold back every subscriber, see `EventStore.readAll`), in two rounds, each up
+///    to the head seen when it starts: busy writers cannot keep a rebuild from finishing.
+/// 3. Then, in one transaction: takes the projection's lock (an async projection's live
+///    runner pauses; for an inline one, appends that would write its tables wait), applies
+///    what arrived meanwhile (for an async one, up to the head seen under the lock; its runner
+///    goes on from there), drops the live tables, moves the shadow ones into the
 ///    live schema and stores the checkpoint. Readers see the old tables until that commit and
 ///    the new ones after it.
 ///
@@ -42,16 +44,23 @@ public struct ProjectionRebuilder {
 
         var meter = RebuildMeter(projection: projection.name)
         var checkpoint = Checkpoint.start
-        while true {
-            let applied: Int = try connection.transaction { tx in
-                let events = try EventStore(connection: tx).readAll(after: checkpoint, maxCount: batchSize)
-                guard let last = events.last else { return 0 }
-                try projection.apply(events, to: ProjectionTarget(connection: tx, schema: shadow, isRebuild: true))
-                checkpoint = last.checkpoint
-                return events.count
+        // Each round replays up to the head seen when it starts, so writers that append faster
+        // than the replay cannot keep it going forever; the second round takes in most of what
+        // arrived during the first, which keeps the locked swap below short.
+        for _ in 0..<2 {
+            let target = try EventStore(connection: connection).headCheckpoint()
+            while checkpoint < target {
+                let applied: Int = try connection.transaction { tx in
+                    let events = try EventStore(connection: tx).readAll(
+                        after: checkpoint, through: target, maxCount: batchSize)
+                    guard let last = events.last else { return 0 }
+                    try projection.apply(events, to: ProjectionTarget(connection: tx, schema: shadow, isRebuild: true))
+                    checkpoint = last.checkpoint
+                    return events.count
+                }
+                progress(try meter.record(applied, at: checkpoint, on: connection))
+                if applied == 0 { break }
             }
-            progress(try meter.record(applied, at: checkpoint, on: connection))
-            if applied < batchSize { break }
         }
 
         try connection.transaction { tx in
@@ -76,8 +85,11 @@ public struct ProjectionRebuilder {
                     progress(try meter.record(events.count, at: checkpoint, on: tx))
                 }
             } else {
+                // The live runner waits on the lock; writers do not. Catch up to the head seen
+                // now and hand the rest to the runner, which goes on from the stored checkpoint.
+                let head = try store.headCheckpoint()
                 while true {
-                    let events = try store.readAll(after: checkpoint, maxCount: batchSize)
+                    let events = try store.readAll(after: checkpoint, through: head, maxCount: batchSize)
                     guard let last = events.last else { break }
                     try projection.apply(events, to: target)
                     checkpoint = last.checkpoint

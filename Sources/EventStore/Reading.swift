@@ -24,12 +24,19 @@ extension EventStore {
     /// back in sees every committed event exactly once. The price is that a long-running
     /// writing transaction anywhere in the cluster delays subscribers (never appends) until
     /// it ends.
-    public func readAll(after checkpoint: Checkpoint = .start, maxCount: Int = 1000) throws -> [RecordedEvent] {
-        try EventRows.decode(
+    ///
+    /// `through` stops the read at a checkpoint (inclusive), for a reader that must finish
+    /// while writers go on, such as a rebuild.
+    public func readAll(
+        after checkpoint: Checkpoint = .start, through end: Checkpoint? = nil, maxCount: Int = 1000
+    ) throws -> [RecordedEvent] {
+        let end = end ?? Checkpoint(transactionId: UInt64(Int64.max), position: .max)
+        return try EventRows.decode(
             connection.query(
                 """
                 SELECT \(unsafeSQL: EventRows.columns) FROM es_events
                 WHERE (transaction_id, global_position) > (\(checkpoint.transactionId)::xid8, \(checkpoint.position))
+                  AND (transaction_id, global_position) <= (\(end.transactionId)::xid8, \(end.position))
                   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
                 ORDER BY transaction_id, global_position
                 LIMIT \(Int64(clamping: maxCount))

@@ -134,6 +134,39 @@ import Testing
         #expect(try connection.query("SELECT 1 FROM pg_namespace WHERE nspname LIKE 'es_rebuild_%'").count == 0)
     }
 
+    /// A replay slower than the writers still ends: each round stops at the head it saw when
+    /// it started, and the live runner takes over from the rebuilt checkpoint.
+    @Test func aRebuildFinishesWhileWritersOutpaceTheReplay() throws {
+        let url = try TestDatabase.fresh()
+        let connection = try Connection(url: url)
+        let projection = EventCounts(rebuildDelayPerBatch: 20_000)
+        try ProjectionSetup.prepare([projection], on: connection)
+        try appendEvents(url, count: 200)
+        // Other tests' transactions may hold the visible head back for a moment.
+        _ = try eventually { try EventStore(connection: connection).headCheckpoint().position >= 200 }
+        let appended = Locked(200)
+        let writers = Background { shouldStop in
+            let store = EventStore(connection: try! Connection(url: url))
+            var round = 0
+            while !shouldStop() {
+                try! store.append(to: "w-\(round % 30)", type: "T", expectedVersion: .any, events: [testEvent()])
+                appended.withLock { $0 += 1 }
+                round += 1
+            }
+        }
+        // 10 events per 20 ms batch: at most 500 events/s, while one writer appends faster.
+        let result = try ProjectionRebuilder(connection: connection, batchSize: 10).rebuild(projection)
+        writers.stop()
+        #expect(result.isFinished)
+        #expect(result.processed >= 200)
+        let runner = ProjectionRunner(projection: projection)
+        #expect(
+            try eventually(timeout: 30) {
+                _ = try runner.catchUp(on: connection)
+                return try EventCounts.read(on: connection).values.reduce(0, +) == Int64(appended.value)
+            })
+    }
+
     @Test func aRebuildKeepsServingTheOldReadModelUntilTheSwap() throws {
         let url = try TestDatabase.fresh()
         let connection = try Connection(url: url)

@@ -6,6 +6,8 @@ import Postgres
 struct EventCounts: Projection {
     var name = "event_counts"
     var kind: ProjectionKind = .async
+    /// A pause per batch during a rebuild, to make a replay slower than the writers.
+    var rebuildDelayPerBatch: useconds_t = 0
     var tables: [String] { ["event_counts"] }
 
     func createTables(in target: ProjectionTarget) throws {
@@ -17,6 +19,7 @@ struct EventCounts: Projection {
     }
 
     func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
+        if target.isRebuild && rebuildDelayPerBatch > 0 { usleep(rebuildDelayPerBatch) }
         for event in events {
             try target.connection.execute(
                 """

@@ -64,7 +64,9 @@ import Testing
         try appendEvents(url, count: 10)
         let seen = Locked([RecordedEvent]())
         let reactor = Recorder(name: "mailer", seen: seen)
-        _ = try eventually { try EventStore(connection: connection).headCheckpoint() != .start }
+        // The reactor starts at the head subscribers can see; wait until that covers all ten
+        // (other tests' transactions may hold it back between the two appends).
+        _ = try eventually { try EventStore(connection: connection).headCheckpoint().position >= 10 }
         try ProjectionSetup.prepare([reactor], on: connection)
         try appendEvents(url, count: 5, prefix: "new")
         let runner = ProjectionRunner(projection: reactor)

@@ -50,9 +50,15 @@ final class FastCGIConnection {
         params.reserveCapacity(32)
         if var entry = request.pointee.envp {
             while let pointer = entry.pointee {
-                let pair = String(cString: pointer)
-                if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
-                    params[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+                // "NAME=value": both halves decoded straight from libfcgi's buffer.
+                let length = strlen(pointer)
+                pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                    let pair = UnsafeBufferPointer(start: bytes, count: length)
+                    if let equals = pair.firstIndex(of: UInt8(ascii: "=")) {
+                        let name = String(decoding: UnsafeBufferPointer(rebasing: pair[..<equals]), as: UTF8.self)
+                        params[name] = String(
+                            decoding: UnsafeBufferPointer(rebasing: pair[(equals + 1)...]), as: UTF8.self)
+                    }
                 }
                 entry += 1
             }
@@ -90,7 +96,8 @@ final class FastCGIConnection {
     /// Reads the request body, up to `limit` bytes.
     func readBody(limit: Int) -> Body {
         var body: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
+        // Uninitialised: libfcgi writes what it reads, and most requests have no body at all.
+        var chunk = [UInt8](unsafeUninitializedCapacity: 16_384) { _, count in count = 16_384 }
         while true {
             let read = chunk.withUnsafeMutableBytes { buffer in
                 FCGX_GetStr(

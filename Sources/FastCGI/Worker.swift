@@ -132,6 +132,7 @@ public final class Worker: @unchecked Sendable {
         precondition(epoll_ctl(poller, EPOLL_CTL_ADD, Worker.listeningSocketFD, &listenEvent) == 0, "epoll_ctl listen")
         precondition(epoll_ctl(poller, EPOLL_CTL_ADD, stopEvent, &stopEventSpec) == 0, "epoll_ctl stop")
         var ready = [epoll_event](repeating: epoll_event(), count: 2)
+        var peekBuffer = [UInt8](repeating: 0, count: 65_536 + 16)
         let timeout = timeval(tv_sec: Int(configuration.requestTimeout.rounded(.up)), tv_usec: 0)
 
         while !stopping.load(ordering: .relaxed) {
@@ -150,17 +151,18 @@ public final class Worker: @unchecked Sendable {
             var limit = timeout
             setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-            serveConnection(socket, connection: connection, handler: handler, thread: index)
+            serveConnection(socket, connection: connection, handler: handler, thread: index, peekBuffer: &peekBuffer)
         }
     }
 
     private func serveConnection(
-        _ socket: Int32, connection: FastCGIConnection, handler: RequestHandler, thread index: Int
+        _ socket: Int32, connection: FastCGIConnection, handler: RequestHandler, thread index: Int,
+        peekBuffer: inout [UInt8]
     ) {
         let started = Clock.monotonicMilliseconds()
         scoreboard.thread(slot, index, .active).store(1, ordering: .relaxed)
         defer { scoreboard.thread(slot, index, .active).store(0, ordering: .relaxed) }
-        guard admit(socket) else {
+        guard admit(socket, buffer: &peekBuffer) else {
             close(socket)
             return
         }
@@ -169,7 +171,8 @@ public final class Worker: @unchecked Sendable {
             return
         }
         let method = params["REQUEST_METHOD"] ?? "GET"
-        let path = FastCGIRequest(params: params).path
+        let request = FastCGIRequest(params: params)
+        let path = request.path
         records[index].withLock {
             $0 = ThreadRecord(socket: connection.socket, method: method, path: path, startedAt: started)
         }
@@ -214,8 +217,7 @@ public final class Worker: @unchecked Sendable {
     /// Peeks at the request's first records and refuses absurd parameter lengths before
     /// libfcgi allocates them (see `ParamsGuard`). Waits at most 100 ms for parameters that
     /// arrive in pieces, then lets libfcgi read what comes.
-    private func admit(_ socket: Int32) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 65_536 + 16)
+    private func admit(_ socket: Int32, buffer: inout [UInt8]) -> Bool {
         for _ in 0..<100 {
             let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
             if count <= 0 { return true }

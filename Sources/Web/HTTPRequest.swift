@@ -17,7 +17,7 @@ public struct HTTPRequest: Sendable {
 
     public init(_ raw: FastCGIRequest) {
         method = raw.method.uppercased()
-        path = raw.path.removingPercentEncoding ?? raw.path
+        path = PercentDecoding.decode(raw.path) ?? raw.path
         query = FormDecoder.decode(raw.query)
         body = raw.body
         params = raw.params
@@ -103,8 +103,8 @@ public enum FormDecoder {
     }
 
     static func unescape(_ text: Substring) -> String {
-        let spaced = text.replacingOccurrences(of: "+", with: " ")
-        return spaced.removingPercentEncoding ?? spaced
+        let spaced = text.contains("+") ? text.replacingOccurrences(of: "+", with: " ") : String(text)
+        return PercentDecoding.decode(spaced) ?? spaced
     }
 
 }

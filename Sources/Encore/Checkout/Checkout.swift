@@ -49,13 +49,15 @@ enum Checkout {
             var attempt = 0
             while true {
                 do {
+                    // The cart first: the shard locks that the reservation takes are the hot
+                    // ones, held until the commit, so they come last.
                     try connection.transaction { tx in
+                        try carts.close(
+                            userId: userId, cartId: cartId, expectedVersion: cart.version, state: cart.state,
+                            .confirm(checkoutId: checkoutId, now: now), metadata: metadata)
                         _ = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
                             checkoutId: checkoutId, userId: userId, lines: lines, holdFor: holdTime, now: now,
                             metadata: metadata)
-                        try carts.close(
-                            userId: userId, cartId: cartId, expectedVersion: cart.version,
-                            .confirm(checkoutId: checkoutId, now: now), metadata: metadata)
                     }
                     break
                 } catch let error as PostgresError where error.isRetryable && attempt < 3 {

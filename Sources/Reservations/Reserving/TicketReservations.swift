@@ -15,8 +15,8 @@ import Postgres
 ///    decider runs on the locked row, and the `TicketsHeld` event is appended with the version
 ///    the row holds, so the expected-version check can never fail while the lock is held.
 ///    A quantity larger than one shard's rest is taken from several shards.
-/// 3. Only when every unlocked shard is empty does it wait for a locked one (in shard order),
-///    and only when the level's total rest is too small does it answer "not enough tickets",
+/// 3. Only when every unlocked shard is empty does it wait for a locked one (the first from
+///    its random start, so waiters spread over the shards), and only when the level's total rest is too small does it answer "not enough tickets",
 ///    naming the level; the transaction then rolls back and nothing is held.
 /// 4. One `ReservationHeld` per concert records what was taken from which shard.
 /// A deadlock (possible only in step 3 near a sell-out) aborts one transaction, which the
@@ -140,13 +140,16 @@ public struct TicketReservations {
                         concertId: line.concertId, ticketLevelId: line.ticketLevelId,
                         available: available + line.quantity - remaining)
                 }
-                // Tickets are left, but in shards other checkouts hold: wait for one, in shard order.
+                // Tickets are left, but in shards other checkouts hold: wait for one, the first
+                // from this checkout's random start, so that waiters spread over the locked
+                // shards instead of all queueing on the lowest one.
                 row = try connection.query(
                     """
                     SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
                     WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId) AND NOT closed
                       AND capacity - held - sold > 0 AND NOT (shard = ANY(\(lockedList())::int[]))
-                    ORDER BY shard LIMIT 1 FOR UPDATE
+                    ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
+                    LIMIT 1 FOR UPDATE
                     """
                 ).first.map(ShardRow.init)
                 guard row != nil else { continue }

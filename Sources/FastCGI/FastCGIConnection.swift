@@ -130,7 +130,23 @@ final class FastCGIConnection {
         return true
     }
 
-    /// Ends the request: flushes, sends END_REQUEST and closes the socket (no keep-alive).
+    /// Whether the web server asked to keep the connection for further requests
+    /// (FCGI_KEEP_CONN, nginx's `fastcgi_keep_conn on`); valid after `begin`.
+    var peerKeepsConnection: Bool { request.pointee.keepConnection != 0 }
+
+    /// Ends the request and keeps the connection open for the web server's next request:
+    /// flushes and sends END_REQUEST. Returns the socket, now the caller's, or nil when
+    /// libfcgi found the connection broken and closed it.
+    func finishKeepingConnection() -> Int32? {
+        request.pointee.keepConnection = 1
+        request.pointee.detached = 0
+        FCGX_Finish_r(request)
+        let socket = request.pointee.ipcFd
+        request.pointee.ipcFd = -1
+        return socket >= 0 ? socket : nil
+    }
+
+    /// Ends the request: flushes, sends END_REQUEST and closes the socket.
     ///
     /// `drain`: the peer may still be sending (a refused body), so libfcgi half-closes and
     /// reads until the peer closes, lest closing with unread data cut our answer off. When the

@@ -4,13 +4,21 @@ import Glibc
 import Logging
 import Synchronization
 
-/// A worker process: T threads, each accepting and serving FastCGI requests one at a time.
+/// A worker process: T threads, each serving FastCGI requests one at a time.
 ///
-/// The supervisor hands down the listening socket as fd 3 and the scoreboard as fd 4. Each
-/// thread waits in its own `epoll` set for the listening socket (`EPOLLEXCLUSIVE`, so one
-/// connection wakes one thread) and for the worker's stop event. Stopping (SIGTERM from the
-/// supervisor, or recycling after `maxRequests`) sets the stop event: idle threads leave at
-/// once, busy ones finish the request they serve, and the process exits 0.
+/// The supervisor hands down the listening socket as fd 3 and the scoreboard as fd 4. The
+/// threads wait together in one `epoll` set (each event wakes one thread) holding the listening
+/// socket (`EPOLLEXCLUSIVE` across the pool's workers), the stop event, and the connections the
+/// web server keeps open between requests (`fastcgi_keep_conn`): a kept connection waits in the
+/// set, armed once (`EPOLLONESHOT`), and whichever thread is free serves its next request, so
+/// an idle connection never pins a thread.
+///
+/// Stopping (SIGTERM from the supervisor, or recycling after `maxRequests`) takes the listening
+/// socket out of the set and sets the stop event. Busy threads finish what they serve; kept
+/// connections go on being served until the web server closes them (nginx's upstream
+/// `keepalive_timeout` and `keepalive_requests`), because a connection closed from this side
+/// could meet a request nginx is already writing to it. Those still open half-way through the
+/// stop timeout are closed, and the process exits 0.
 public final class Worker: @unchecked Sendable {
     // Sendable: the fields are set before any thread starts and read-only afterwards, except
     // the atomics and the mutex-guarded thread records.
@@ -24,6 +32,12 @@ public final class Worker: @unchecked Sendable {
     let accessLogger: Logger
     let makeHandler: RequestHandlerFactory
     private let stopEvent: Int32
+    /// The epoll set all threads wait in.
+    private let dispatch: Int32
+    private let kept = Mutex(KeptConnections())
+    private let liveThreads = ManagedAtomic<Int>(0)
+    /// When kept connections are closed from this side during a stop (monotonic ms).
+    private let drainDeadline = ManagedAtomic<Int>(Int.max)
     private let stopping = ManagedAtomic<Bool>(false)
     private let stopReason = Mutex<String?>(nil)
     let records: [ThreadRecordCell]
@@ -31,6 +45,14 @@ public final class Worker: @unchecked Sendable {
     final class ThreadRecordCell: Sendable {
         let mutex = Mutex(ThreadRecord())
         func withLock<T>(_ body: (inout ThreadRecord) -> T) -> T { mutex.withLock { body(&$0) } }
+    }
+
+    /// Connections the web server keeps open between requests.
+    struct KeptConnections {
+        /// In the epoll set, waiting for their next request.
+        var idle: Set<Int32> = []
+        /// In the epoll set at all: idle, or serving a request.
+        var registered: Set<Int32> = []
     }
 
     /// What the watchdog knows of a thread's current request.
@@ -58,6 +80,14 @@ public final class Worker: @unchecked Sendable {
         self.makeHandler = makeHandler
         stopEvent = eventfd(0, Int32(EFD_CLOEXEC))
         guard stopEvent >= 0 else { throw SystemError.last("eventfd") }
+        dispatch = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard dispatch >= 0 else { throw SystemError.last("epoll_create1") }
+        var listenEvent = epoll_event(
+            events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, data: epoll_data_t(fd: Worker.listeningSocketFD))
+        var stopEventSpec = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: stopEvent))
+        guard epoll_ctl(dispatch, EPOLL_CTL_ADD, Worker.listeningSocketFD, &listenEvent) == 0,
+            epoll_ctl(dispatch, EPOLL_CTL_ADD, stopEvent, &stopEventSpec) == 0
+        else { throw SystemError.last("epoll_ctl") }
         records = (0..<configuration.threads).map { _ in ThreadRecordCell() }
     }
 
@@ -111,6 +141,9 @@ public final class Worker: @unchecked Sendable {
         else { return }
         stopReason.withLock { $0 = reason }
         scoreboard.worker(slot, .state).store(Scoreboard.WorkerState.draining.rawValue, ordering: .releasing)
+        _ = epoll_ctl(dispatch, EPOLL_CTL_DEL, Worker.listeningSocketFD, nil)
+        drainDeadline.store(
+            Clock.monotonicMilliseconds() + Int(configuration.stopTimeout * 500), ordering: .relaxed)
         var one: UInt64 = 1
         _ = write(stopEvent, &one, 8)
     }
@@ -118,41 +151,87 @@ public final class Worker: @unchecked Sendable {
     // MARK: Serving
 
     private func serve(thread index: Int) {
+        liveThreads.wrappingIncrement(ordering: .relaxed)
+        defer { liveThreads.wrappingDecrement(ordering: .releasing) }
         let connection = FastCGIConnection(listeningSocket: Worker.listeningSocketFD)
         let handler = makeHandler(
             WorkerThreadContext(
                 workerSlot: slot, threadIndex: index, configuration: configuration,
                 status: { [scoreboard] in scoreboard.snapshot() }))
-        let poller = epoll_create1(Int32(EPOLL_CLOEXEC))
-        precondition(poller >= 0, "epoll_create1 failed")
-        defer { close(poller) }
-        var listenEvent = epoll_event(
-            events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, data: epoll_data_t(fd: Worker.listeningSocketFD))
-        var stopEventSpec = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: stopEvent))
-        precondition(epoll_ctl(poller, EPOLL_CTL_ADD, Worker.listeningSocketFD, &listenEvent) == 0, "epoll_ctl listen")
-        precondition(epoll_ctl(poller, EPOLL_CTL_ADD, stopEvent, &stopEventSpec) == 0, "epoll_ctl stop")
-        var ready = [epoll_event](repeating: epoll_event(), count: 2)
+        var ready = epoll_event()
         var peekBuffer = [UInt8](repeating: 0, count: 65_536 + 16)
         let timeout = timeval(tv_sec: Int(configuration.requestTimeout.rounded(.up)), tv_usec: 0)
 
-        while !stopping.load(ordering: .relaxed) {
-            let count = epoll_wait(poller, &ready, 2, 1000)
-            if count <= 0 { continue }
-            if ready[0..<Int(count)].contains(where: { $0.data.fd == stopEvent }) { break }
-            let socket = accept(Worker.listeningSocketFD, nil, nil)
-            if socket < 0 {
-                let error = errno
-                if error != EAGAIN && error != EINTR && error != ECONNABORTED {
-                    logger.error("accept failed", metadata: ["errno": "\(error)"])
-                    usleep(10_000)
-                }
-                continue
+        while true {
+            if stopping.load(ordering: .relaxed) {
+                if Clock.monotonicMilliseconds() >= drainDeadline.load(ordering: .relaxed) { closeIdleConnections() }
+                if kept.withLock({ $0.registered.isEmpty }) { break }
             }
-            var limit = timeout
-            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            let count = epoll_wait(dispatch, &ready, 1, 250)
+            if count <= 0 { continue }
+            let socket: Int32
+            switch ready.data.fd {
+            case stopEvent:
+                // Level-triggered, so it wakes every thread; while kept connections drain, the
+                // threads look again on the wait's timeout instead of spinning on it.
+                if !kept.withLock({ $0.registered.isEmpty }) { _ = epoll_ctl(dispatch, EPOLL_CTL_DEL, stopEvent, nil) }
+                continue
+            case Worker.listeningSocketFD:
+                socket = accept(Worker.listeningSocketFD, nil, nil)
+                if socket < 0 {
+                    let error = errno
+                    if error != EAGAIN && error != EINTR && error != ECONNABORTED {
+                        logger.error("accept failed", metadata: ["errno": "\(error)"])
+                        usleep(10_000)
+                    }
+                    continue
+                }
+                var limit = timeout
+                setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            case let fd:
+                // A kept connection with a new request (or closed by the web server). Another
+                // thread may have closed it at the drain deadline: then it is not idle any more.
+                guard kept.withLock({ $0.idle.remove(fd) != nil }) else { continue }
+                socket = fd
+            }
             serveConnection(socket, connection: connection, handler: handler, thread: index, peekBuffer: &peekBuffer)
         }
+    }
+
+    /// Puts a kept connection back in the epoll set, armed for its next request.
+    private func park(_ socket: Int32) {
+        var event = epoll_event(
+            events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue, data: epoll_data_t(fd: socket))
+        let registered = kept.withLock { state in
+            state.idle.insert(socket)
+            return !state.registered.insert(socket).inserted
+        }
+        if epoll_ctl(dispatch, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0 {
+            logger.error("cannot keep a connection", metadata: ["errno": "\(errno)"])
+            forget(socket)
+            close(socket)
+        }
+    }
+
+    /// Drops a connection from the kept ones; call before closing it (its number may be reused
+    /// by the next accept as soon as it is closed).
+    private func forget(_ socket: Int32) {
+        kept.withLock { state in
+            state.idle.remove(socket)
+            state.registered.remove(socket)
+        }
+    }
+
+    /// At the drain deadline: closes the kept connections that wait for a request.
+    private func closeIdleConnections() {
+        let idle = kept.withLock { state in
+            let idle = state.idle
+            state.idle.removeAll()
+            state.registered.subtract(idle)
+            return idle
+        }
+        for socket in idle { close(socket) }
     }
 
     private func serveConnection(
@@ -162,11 +241,15 @@ public final class Worker: @unchecked Sendable {
         let started = Clock.monotonicMilliseconds()
         scoreboard.thread(slot, index, .active).store(1, ordering: .relaxed)
         defer { scoreboard.thread(slot, index, .active).store(0, ordering: .relaxed) }
-        guard admit(socket, buffer: &peekBuffer) else {
+        switch admit(socket, buffer: &peekBuffer) {
+        case .serve: break
+        case .refuse, .closed:
+            forget(socket)
             close(socket)
             return
         }
         guard let params = connection.begin(socket: socket) else {
+            forget(socket)
             logger.warning("malformed FastCGI request dropped", metadata: ["thread": "\(index)"])
             return
         }
@@ -191,6 +274,7 @@ public final class Worker: @unchecked Sendable {
             case .incomplete:
                 // Never serve a request with half its body: the peer went away mid-request.
                 records[index].withLock { $0.socket = -1 }
+                forget(connection.socket)
                 connection.abandon()
                 logger.warning(
                     "incomplete FastCGI request dropped",
@@ -200,38 +284,53 @@ public final class Worker: @unchecked Sendable {
         }
         connection.write(response.serialized)
         records[index].withLock { $0.socket = -1 }
-        connection.finish(drain: !bodyRead)
+        let served = connection.socket
+        if bodyRead && connection.peerKeepsConnection && !connection.inputFailed,
+            let open = connection.finishKeepingConnection()
+        {
+            park(open)
+        } else {
+            forget(served)
+            connection.finish(drain: !bodyRead)
+        }
 
-        let served = scoreboard.worker(slot, .requestsServed).loadThenWrappingIncrement(ordering: .relaxed) + 1
+        let total = scoreboard.worker(slot, .requestsServed).loadThenWrappingIncrement(ordering: .relaxed) + 1
         accessLogger.info(
             "request",
             metadata: [
                 "method": "\(method)", "path": "\(path)", "status": "\(response.status)",
                 "ms": "\(Clock.monotonicMilliseconds() - started)",
             ])
-        if configuration.maxRequests > 0 && served >= configuration.maxRequests {
-            requestStop("recycled after \(served) requests")
+        if configuration.maxRequests > 0 && total >= configuration.maxRequests {
+            requestStop("recycled after \(total) requests")
         }
     }
 
     /// Peeks at the request's first records and refuses absurd parameter lengths before
     /// libfcgi allocates them (see `ParamsGuard`). Waits at most 100 ms for parameters that
     /// arrive in pieces, then lets libfcgi read what comes.
-    private func admit(_ socket: Int32, buffer: inout [UInt8]) -> Bool {
+    private func admit(_ socket: Int32, buffer: inout [UInt8]) -> Admission {
         for _ in 0..<100 {
             let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
-            if count <= 0 { return true }
+            if count == 0 { return .closed }  // the web server closed it (a kept connection, usually)
+            if count < 0 { return .serve }  // libfcgi's read reports it
             switch ParamsGuard.check(buffer[0..<count]) {
-            case .ok: return true
+            case .ok: return .serve
             case .reject(let reason):
                 logger.warning("FastCGI request refused", metadata: ["reason": "\(reason)"])
-                return false
+                return .refuse
             case .needMore:
-                if count == buffer.count { return true }
+                if count == buffer.count { return .serve }
                 usleep(1000)
             }
         }
-        return true
+        return .serve
+    }
+
+    private enum Admission {
+        case serve
+        case refuse
+        case closed
     }
 
     private func rejectBody() -> FastCGIResponse {
@@ -289,15 +388,8 @@ public final class Worker: @unchecked Sendable {
                     }
                 }
             }
-            if count && stopping.load(ordering: .relaxed) && allIdle() { return }
+            if count && stopping.load(ordering: .relaxed) && liveThreads.load(ordering: .acquiring) == 0 { return }
         }
-    }
-
-    private func allIdle() -> Bool {
-        records.allSatisfy { $0.withLock { $0.socket < 0 } }
-            && (0..<configuration.threads).allSatisfy {
-                scoreboard.thread(slot, $0, .active).load(ordering: .relaxed) == 0
-            }
     }
 
     /// Sleeps up to `milliseconds`, waking early when the stop event is set; true if it is set.

@@ -7,7 +7,7 @@ import Testing
     @Test func defaultsSuitATwoCoreMachine() throws {
         let configuration = try PoolConfiguration.load(file: nil, environment: [:], flags: [:])
         #expect(configuration.workers == 2)
-        #expect(configuration.threads == 8)
+        #expect(configuration.threads == 4)
         #expect(configuration.bodyLimit == 1_048_576)
     }
 

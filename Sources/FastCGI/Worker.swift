@@ -34,7 +34,10 @@ public final class Worker: @unchecked Sendable {
     private let stopEvent: Int32
     /// The epoll set all threads wait in.
     private let dispatch: Int32
-    private let kept = Mutex(KeptConnections())
+    /// Kept connections waiting in the epoll set for their next request. A connection being
+    /// served is in no set: its thread owns it until it parks or closes it, so closing never
+    /// races with another thread's use of the same descriptor number.
+    private let idle = Mutex(Set<Int32>())
     private let liveThreads = ManagedAtomic<Int>(0)
     /// When kept connections are closed from this side during a stop (monotonic ms).
     private let drainDeadline = ManagedAtomic<Int>(Int.max)
@@ -45,14 +48,6 @@ public final class Worker: @unchecked Sendable {
     final class ThreadRecordCell: Sendable {
         let mutex = Mutex(ThreadRecord())
         func withLock<T>(_ body: (inout ThreadRecord) -> T) -> T { mutex.withLock { body(&$0) } }
-    }
-
-    /// Connections the web server keeps open between requests.
-    struct KeptConnections {
-        /// In the epoll set, waiting for their next request.
-        var idle: Set<Int32> = []
-        /// In the epoll set at all: idle, or serving a request.
-        var registered: Set<Int32> = []
     }
 
     /// What the watchdog knows of a thread's current request.
@@ -165,16 +160,17 @@ public final class Worker: @unchecked Sendable {
         while true {
             if stopping.load(ordering: .relaxed) {
                 if Clock.monotonicMilliseconds() >= drainDeadline.load(ordering: .relaxed) { closeIdleConnections() }
-                if kept.withLock({ $0.registered.isEmpty }) { break }
+                if idle.withLock({ $0.isEmpty }) { break }
             }
             let count = epoll_wait(dispatch, &ready, 1, 250)
             if count <= 0 { continue }
             let socket: Int32
+            var parked = false
             switch ready.data.fd {
             case stopEvent:
                 // Level-triggered, so it wakes every thread; while kept connections drain, the
                 // threads look again on the wait's timeout instead of spinning on it.
-                if !kept.withLock({ $0.registered.isEmpty }) { _ = epoll_ctl(dispatch, EPOLL_CTL_DEL, stopEvent, nil) }
+                if !idle.withLock({ $0.isEmpty }) { _ = epoll_ctl(dispatch, EPOLL_CTL_DEL, stopEvent, nil) }
                 continue
             case Worker.listeningSocketFD:
                 socket = accept(Worker.listeningSocketFD, nil, nil)
@@ -192,50 +188,41 @@ public final class Worker: @unchecked Sendable {
             case let fd:
                 // A kept connection with a new request (or closed by the web server). Another
                 // thread may have closed it at the drain deadline: then it is not idle any more.
-                guard kept.withLock({ $0.idle.remove(fd) != nil }) else { continue }
+                guard idle.withLock({ $0.remove(fd) != nil }) else { continue }
                 socket = fd
+                parked = true
             }
-            serveConnection(socket, connection: connection, handler: handler, thread: index, peekBuffer: &peekBuffer)
+            serveConnection(
+                socket, parked: parked, connection: connection, handler: handler, thread: index,
+                peekBuffer: &peekBuffer)
         }
     }
 
-    /// Puts a kept connection back in the epoll set, armed for its next request.
-    private func park(_ socket: Int32) {
+    /// Puts a kept connection (back) in the epoll set, armed for its next request.
+    /// `parked`: it is in the set already (it came from there), so it is re-armed.
+    private func park(_ socket: Int32, parked: Bool) {
         var event = epoll_event(
             events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue, data: epoll_data_t(fd: socket))
-        let registered = kept.withLock { state in
-            state.idle.insert(socket)
-            return !state.registered.insert(socket).inserted
-        }
-        if epoll_ctl(dispatch, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0 {
+        idle.withLock { _ = $0.insert(socket) }
+        if epoll_ctl(dispatch, parked ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0 {
             logger.error("cannot keep a connection", metadata: ["errno": "\(errno)"])
-            forget(socket)
+            // Not armed, so no other thread can have taken it.
+            idle.withLock { _ = $0.remove(socket) }
             close(socket)
-        }
-    }
-
-    /// Drops a connection from the kept ones; call before closing it (its number may be reused
-    /// by the next accept as soon as it is closed).
-    private func forget(_ socket: Int32) {
-        kept.withLock { state in
-            state.idle.remove(socket)
-            state.registered.remove(socket)
         }
     }
 
     /// At the drain deadline: closes the kept connections that wait for a request.
     private func closeIdleConnections() {
-        let idle = kept.withLock { state in
-            let idle = state.idle
-            state.idle.removeAll()
-            state.registered.subtract(idle)
-            return idle
+        let waiting = idle.withLock { sockets in
+            defer { sockets.removeAll() }
+            return sockets
         }
-        for socket in idle { close(socket) }
+        for socket in waiting { close(socket) }
     }
 
     private func serveConnection(
-        _ socket: Int32, connection: FastCGIConnection, handler: RequestHandler, thread index: Int,
+        _ socket: Int32, parked: Bool, connection: FastCGIConnection, handler: RequestHandler, thread index: Int,
         peekBuffer: inout [UInt8]
     ) {
         let started = Clock.monotonicMilliseconds()
@@ -244,12 +231,10 @@ public final class Worker: @unchecked Sendable {
         switch admit(socket, buffer: &peekBuffer) {
         case .serve: break
         case .refuse, .closed:
-            forget(socket)
             close(socket)
             return
         }
         guard let params = connection.begin(socket: socket) else {
-            forget(socket)
             logger.warning("malformed FastCGI request dropped", metadata: ["thread": "\(index)"])
             return
         }
@@ -274,7 +259,6 @@ public final class Worker: @unchecked Sendable {
             case .incomplete:
                 // Never serve a request with half its body: the peer went away mid-request.
                 records[index].withLock { $0.socket = -1 }
-                forget(connection.socket)
                 connection.abandon()
                 logger.warning(
                     "incomplete FastCGI request dropped",
@@ -284,13 +268,11 @@ public final class Worker: @unchecked Sendable {
         }
         connection.write(response.serialized)
         records[index].withLock { $0.socket = -1 }
-        let served = connection.socket
         if bodyRead && connection.peerKeepsConnection && !connection.inputFailed,
             let open = connection.finishKeepingConnection()
         {
-            park(open)
+            park(open, parked: parked && open == socket)
         } else {
-            forget(served)
             connection.finish(drain: !bodyRead)
         }
 

@@ -58,12 +58,6 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    static func timestamp() -> String {
-        var bytes: [UInt8] = []
-        appendTimestamp(to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     /// `2026-11-27T13:45:01.123Z`, in UTC.
     static func appendTimestamp(to bytes: inout [UInt8]) {
         var spec = timespec()
@@ -95,13 +89,6 @@ public struct JSONLogHandler: LogHandler {
         bytes.append(UInt8(ascii: "."))
         digits(Int32(spec.tv_nsec / 1_000_000), 3)
         bytes.append(UInt8(ascii: "Z"))
-    }
-
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        appendQuoted(text, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Appends `text` as a JSON string literal.

@@ -59,30 +59,16 @@ public struct ShoppingCarts {
         }
     }
 
-    /// Confirms or cancels the cart inside the caller's transaction, with the version the
-    /// caller read, and frees the user to open a new cart.
-    ///
-    /// `state`: the cart as the caller read it at `expectedVersion`, which saves loading it
-    /// again; the append's expected version refuses it if the cart has changed since.
+    /// Confirms or cancels the cart inside the caller's transaction, from the state the caller
+    /// read at `expectedVersion` (the append refuses it if the cart has changed since), and
+    /// frees the user to open a new cart.
     public func close(
-        userId: String, cartId: String, expectedVersion: Int64, state: ShoppingCart.State? = nil,
+        userId: String, cartId: String, expectedVersion: Int64, state: ShoppingCart.State,
         _ command: ShoppingCart.Command, metadata: EventMetadata = EventMetadata()
     ) throws {
         let store = EventStore(
             connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: true)
-        let current: ShoppingCart.State
-        if let state {
-            current = state
-        } else {
-            let loaded = try handler(joined: true).load(ShoppingCart.streamId(cartId))
-            guard loaded.version == expectedVersion else {
-                throw WrongExpectedVersion(
-                    streamId: ShoppingCart.streamId(cartId), expected: .version(expectedVersion), actual: loaded.version
-                )
-            }
-            current = loaded.state
-        }
-        let events = try ShoppingCart.decide(command, current)
+        let events = try ShoppingCart.decide(command, state)
         try store.append(
             to: ShoppingCart.streamId(cartId), type: ShoppingCart.streamType,
             expectedVersion: .version(expectedVersion),

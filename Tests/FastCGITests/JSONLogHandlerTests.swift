@@ -8,13 +8,16 @@ import Testing
         "plain", "", "quote \" and \\ backslash", "line\nbreak\r\ttab", "bell\u{7}nul\u{0}", "Beyoncé — Warsaw 🎤",
     ])
     func quotedStringsAreJSONThatReadsBackTheSame(_ text: String) throws {
-        let literal = JSONLogHandler.quote(text)
-        let decoded = try JSONDecoder().decode(String.self, from: Data(literal.utf8))
+        var literal: [UInt8] = []
+        JSONLogHandler.appendQuoted(text, to: &literal)
+        let decoded = try JSONDecoder().decode(String.self, from: Data(literal))
         #expect(decoded == text)
     }
 
     @Test func timestampsAreUTCToTheMillisecond() {
-        let stamp = JSONLogHandler.timestamp()
+        var bytes: [UInt8] = []
+        JSONLogHandler.appendTimestamp(to: &bytes)
+        let stamp = String(decoding: bytes, as: UTF8.self)
         #expect(stamp.count == 24)
         #expect(stamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil)
         let formatter = ISO8601DateFormatter()

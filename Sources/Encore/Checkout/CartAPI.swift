@@ -230,7 +230,8 @@ enum CartAPI {
                 if let id = open.id {
                     try connection.transaction { _ in
                         try carts.close(
-                            userId: user.userId, cartId: id, expectedVersion: open.version, .cancel(now: Date()),
+                            userId: user.userId, cartId: id, expectedVersion: open.version, state: open.state,
+                            .cancel(now: Date()),
                             metadata: EventMetadata(correlationId: request.requestId, userId: user.userId))
                     }
                 }

@@ -16,8 +16,9 @@ import Postgres
 ///    the row holds, so the expected-version check can never fail while the lock is held.
 ///    A quantity larger than one shard's rest is taken from several shards.
 /// 3. Only when every unlocked shard is empty does it wait for a locked one (the first from
-///    its random start, so waiters spread over the shards), and only when the level's total rest is too small does it answer "not enough tickets",
-///    naming the level; the transaction then rolls back and nothing is held.
+///    its random start, so waiters spread over the shards), and only when the level's total
+///    rest is too small does it answer "not enough tickets", naming the level; the
+///    transaction then rolls back and nothing is held.
 /// 4. One `ReservationHeld` per concert records what was taken from which shard.
 /// A deadlock (possible only in step 3 near a sell-out) aborts one transaction, which the
 /// caller retries. The sum of a level's shard capacities is its capacity, and no shard

@@ -1,93 +1,119 @@
 import Postgres
 
-/// The append: one prepared statement, so one round trip and no planning per append.
+/// The append: one prepared INSERT, so one round trip, no planning per append, and one table.
 ///
-/// A data-modifying CTE checks and bumps the stream's version (`s`), inserts the events with
-/// the versions that follow (`e`), records the idempotency key with the result (`k`) and
-/// notifies a waiting subscriber. When the version check fails, `s` is empty, nothing is
-/// written and `stream_version` comes back NULL.
+/// A stream is its events: there is no stream row to lock and bump. The unique index on
+/// (stream id, stream version) is the optimistic-concurrency check. Appending after version
+/// `n` inserts versions `n+1...`; if another writer got there first, the index refuses the
+/// insert (a concurrent writer of the same version waits for the first to commit, then is
+/// refused), and the store turns the unique violation into `WrongExpectedVersion`. An exact
+/// expectation `n > 0` also requires version `n` to exist (an index probe), so a version
+/// ahead of the stream is refused too instead of leaving a gap: then nothing is inserted and
+/// no rows come back. The notification for a waiting subscriber rides in the RETURNING list
+/// (evaluated once, as an init plan).
 ///
-/// Parameters: $1 stream id, $2 stream type, $3 event count, $4 expected version, $5 ids,
-/// $6 types, $7 schema versions, $8 data, $9 metadata, $10 idempotency key.
+/// An idempotency key, which few appends carry, makes the INSERT a CTE that also records the
+/// key with the result.
+///
+/// Parameters: $1 stream id, $2 stream type, $3 expected version (0 for none and for `.any`), $4 ids, $5 types, $6 schema versions, $7 data, $8 metadata, [$9 idempotency key].
+///
+/// One table instead of two halves PostgreSQL's work per append (measured with pgbench on
+/// this machine: 0.43 ms of server CPU per single-event append with the stream table, 0.22-
+/// 0.27 ms without).
 enum AppendStatement {
+    /// The unique constraint that refuses a version that exists already.
+    static let versionConstraint = "es_events_stream_id_stream_version_key"
+
     static func query(_ request: StreamAppend, metadataJSON: String, idempotencyKey: String?) -> (
         SQLQuery, name: String
     ) {
         let events = request.events
-        let (name, sql) = statement(request.expectedVersion)
-        let parameters: [String?] = [
-            request.streamId, request.streamType, String(events.count), String(request.expectedVersion.sqlValue),
+        let kind = Kind(request.expectedVersion)
+        var parameters: [String?] = [
+            request.streamId, request.streamType, String(max(0, request.expectedVersion.sqlValue)),
             SQLArray(events.map(\.id.lowercaseText)).postgresText, SQLArray(events.map(\.type)).postgresText,
             SQLArray(unquoted: events.map(\.schemaVersion)).postgresText, SQLArray(events.map(\.data)).postgresText,
-            metadataJSON, idempotencyKey,
+            metadataJSON,
         ]
-        return (SQLQuery(unsafeSQL: sql, parameters: parameters), name)
-    }
-
-    /// The statement's text, built once per kind of expectation.
-    private static func statement(_ expected: ExpectedVersion) -> (name: String, sql: String) {
-        switch expected {
-        case .any: any
-        case .noStream, .exact(0): new
-        case .exact: exact
+        guard let idempotencyKey else {
+            return (SQLQuery(unsafeSQL: kind.plain, parameters: parameters), "es_append_\(kind.name)")
         }
+        parameters.append(idempotencyKey)
+        return (SQLQuery(unsafeSQL: kind.keyed, parameters: parameters), "es_append_\(kind.name)_keyed")
     }
 
-    private static let any = ("es_append_any", sql(streamStep(.any)))
-    private static let new = ("es_append_new", sql(streamStep(.noStream)))
-    private static let exact = ("es_append_exact", sql(streamStep(.exact(1))))
+    /// What the stream must look like for the append, and the statements for it.
+    private struct Kind {
+        let name: String
+        let plain: String
+        let keyed: String
 
-    private static func sql(_ stream: String) -> String {
+        init(_ expected: ExpectedVersion) {
+            self =
+                switch expected {
+                case .any: Self.any
+                case .noStream, .exact(0): Self.new
+                case .exact: Self.exact
+                }
+        }
+
+        private init(name: String, base: String, check: String) {
+            self.name = name
+            plain = AppendStatement.insert(base: base, check: check, returning: AppendStatement.returning)
+            keyed = AppendStatement.keyed(AppendStatement.insert(base: base, check: check, returning: "e.*"))
+        }
+
+        /// After whatever the stream holds now; only a concurrent writer can make it fail.
+        static let any = Kind(
+            name: "any",
+            base:
+                "coalesce((SELECT max(x.stream_version) FROM es_events AS x WHERE x.stream_id = $1::text), $3::bigint)",
+            check: "true")
+        /// Versions from 1: the index refuses them if the stream exists.
+        static let new = Kind(name: "new", base: "$3::bigint", check: "true")
+        /// After version $3, which must exist.
+        static let exact = Kind(
+            name: "exact", base: "$3::bigint",
+            check:
+                "EXISTS (SELECT 1 FROM es_events AS x WHERE x.stream_id = $1::text AND x.stream_version = $3::bigint)")
+    }
+
+    private static func insert(base: String, check: String, returning: String) -> String {
         """
-        WITH s AS (
-        \(stream)
-        ), e AS (
-            INSERT INTO es_events AS e
-                (event_id, stream_id, stream_type, stream_version, event_type, schema_version, data, metadata)
-            SELECT u.id, $1::text, s.stream_type, s.version - $3::bigint + u.ord, u.typ, u.sv, u.d, $9::jsonb
-            FROM s, unnest($5::uuid[], $6::text[], $7::integer[], $8::jsonb[]) WITH ORDINALITY AS u(id, typ, sv, d, ord)
-            ORDER BY u.ord
-            RETURNING e.global_position, e.transaction_id
-        ), p AS (
-            SELECT array_agg(e.global_position ORDER BY e.global_position) AS positions,
-                   max(e.transaction_id) AS transaction_id
-            FROM e
+        INSERT INTO es_events AS e
+            (event_id, stream_id, stream_type, stream_version, event_type, schema_version, data, metadata)
+        SELECT u.id, $1::text, $2::text, \(base) + u.ord, u.typ, u.sv, u.d, $8::jsonb
+        FROM unnest($4::uuid[], $5::text[], $6::integer[], $7::jsonb[]) WITH ORDINALITY AS u(id, typ, sv, d, ord)
+        WHERE \(check)
+        ORDER BY u.ord
+        RETURNING \(returning)
+        """
+    }
+
+    /// One row per event, in stream order.
+    private static let returning = """
+        e.global_position, e.transaction_id, e.stream_version, e.recorded_at, \(notify)
+        """
+
+    /// NOTIFY only while a projection daemon waits: NOTIFY serialises commits cluster-wide.
+    private static let notify = """
+        CASE WHEN EXISTS (SELECT 1 FROM es_subscribers AS w WHERE w.waiting_since > now() - interval '1 minute')
+             THEN pg_notify('\(EventStoreSchema.notificationChannel)', '') END AS notified
+        """
+
+    private static func keyed(_ insert: String) -> String {
+        """
+        WITH e AS (
+        \(insert)
         ), k AS (
             INSERT INTO es_idempotency_keys (key, result)
-            SELECT $10::text, jsonb_build_array(jsonb_build_object('streamId', $1::text, 'version', s.version,
-                'positions', to_jsonb(p.positions), 'transactionId', p.transaction_id::text::bigint))
-            FROM s, p WHERE $10::text IS NOT NULL
+            SELECT $9::text, jsonb_build_array(jsonb_build_object('streamId', $1::text,
+                'version', max(e.stream_version), 'positions', to_jsonb(array_agg(e.global_position ORDER BY e.global_position)),
+                'transactionId', max(e.transaction_id)::text::bigint))
+            FROM e HAVING count(*) > 0
         )
-        SELECT s.version AS stream_version, p.transaction_id, now() AS recorded_at, p.positions,
-               CASE WHEN EXISTS (SELECT 1 FROM es_subscribers AS w
-                                 WHERE w.waiting_since > now() - interval '1 minute')
-                    THEN pg_notify('\(EventStoreSchema.notificationChannel)', '') END AS notified,
-               $2::text AS requested_type, $4::bigint AS expected
-        FROM s, p
+        SELECT e.global_position, e.transaction_id, e.stream_version, e.recorded_at, \(notify)
+        FROM e ORDER BY e.stream_version
         """
-    }
-
-    /// The step that checks and bumps the stream's version, per kind of expectation.
-    private static func streamStep(_ expected: ExpectedVersion) -> String {
-        switch expected {
-        case .any:
-            """
-                INSERT INTO es_streams AS s (stream_id, stream_type, version) VALUES ($1::text, $2::text, $3::bigint)
-                ON CONFLICT (stream_id) DO UPDATE SET version = s.version + $3::bigint, updated_at = now()
-                RETURNING s.version, s.stream_type
-            """
-        case .noStream, .exact(0):
-            """
-                INSERT INTO es_streams AS s (stream_id, stream_type, version) VALUES ($1::text, $2::text, $3::bigint)
-                ON CONFLICT (stream_id) DO NOTHING
-                RETURNING s.version, s.stream_type
-            """
-        case .exact:
-            """
-                UPDATE es_streams AS s SET version = s.version + $3::bigint, updated_at = now()
-                WHERE s.stream_id = $1::text AND s.version = $4::bigint
-                RETURNING s.version, s.stream_type
-            """
-        }
     }
 }

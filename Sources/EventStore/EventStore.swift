@@ -4,11 +4,11 @@ import Postgres
 /// Appends events to streams and reads them back, on one connection.
 ///
 /// Cheap to make: build one per request or thread around that thread's `Connection`. An
-/// append is one statement (the `es_append` function): one round trip, in its own implicit
-/// transaction, unless inline projections or `appendMany` need an explicit one.
+/// append is one INSERT (`AppendStatement`): one round trip, in its own implicit transaction,
+/// unless inline projections or `appendMany` need an explicit one.
 ///
-/// The statement is prepared once per connection (`AppendStatement`), so an append costs
-/// PostgreSQL about what a plain INSERT of the events does.
+/// The statement is prepared once per connection, so an append costs PostgreSQL about what a
+/// plain INSERT of the events does, plus the stream-version index.
 public struct EventStore {
     public let connection: Connection
     /// Projections run in every append's transaction (see `ProjectionKind.inline`).
@@ -118,6 +118,12 @@ public struct EventStore {
     }
 
     /// Runs the append statement on `connection` (in whatever transaction it is in).
+    ///
+    /// A refused append throws `WrongExpectedVersion`. When another writer took the version,
+    /// PostgreSQL has aborted the transaction the statement ran in; outside a caller's
+    /// transaction the stream's version is read afterwards for the error, inside one (it can
+    /// no longer be read there) the error names the lowest version that the stream is known to
+    /// have reached, one past the expected.
     static func append(
         _ request: StreamAppend, metadata: EventMetadata, idempotencyKey: String?, on connection: Connection
     ) throws -> (result: AppendResult, events: [RecordedEvent]) {
@@ -125,25 +131,52 @@ public struct EventStore {
         guard !events.isEmpty else { return (try checkVersion(request, on: connection), []) }
         let (query, name) = AppendStatement.query(
             request, metadataJSON: metadata.json, idempotencyKey: idempotencyKey)
-        guard let row = try connection.query(query, preparedAs: name).first else {
+        let rows: Rows
+        do {
+            rows = try connection.query(query, preparedAs: name)
+        } catch let error as PostgresError
+            where error.isUniqueViolation && error.constraint == AppendStatement.versionConstraint
+        {
+            let expected = request.expectedVersion
+            if expected == .any && !connection.isInTransaction {
+                // "Any version" cannot conflict: a writer took the next version between this
+                // statement's read of the stream and its insert, so go again after it.
+                return try append(request, metadata: metadata, idempotencyKey: idempotencyKey, on: connection)
+            }
+            throw WrongExpectedVersion(
+                streamId: request.streamId, expected: expected,
+                actual: connection.isInTransaction
+                    ? max(expected.sqlValue, 0) + 1 : try currentVersion(of: request.streamId, on: connection))
+        }
+        guard rows.count == events.count else {
+            guard rows.count == 0 else {
+                throw PostgresError(kind: .protocolViolation, message: "append returned \(rows.count) rows")
+            }
             throw WrongExpectedVersion(
                 streamId: request.streamId, expected: request.expectedVersion,
                 actual: try currentVersion(of: request.streamId, on: connection))
         }
-        let version = try row.decode("stream_version", as: Int64.self)
-        let transactionId = try row.decode("transaction_id", as: UInt64.self)
-        guard let positions = SQLArray.int64s(row["positions"] ?? ""), positions.count == events.count else {
-            throw PostgresError(kind: .protocolViolation, message: "append returned malformed positions")
+        var inserted: [(version: Int64, position: Int64)] = []
+        inserted.reserveCapacity(rows.count)
+        var transactionId: UInt64 = 0
+        var recordedAt = Date()
+        for (index, row) in rows.enumerated() {
+            inserted.append((try row.decode("stream_version"), try row.decode("global_position")))
+            if index == 0 {
+                transactionId = try row.decode("transaction_id")
+                recordedAt = try row.decode("recorded_at")
+            }
         }
+        inserted.sort { $0.version < $1.version }
+        let positions = inserted.map(\.position)
         let result = AppendResult(
-            streamId: request.streamId, version: version, positions: positions, transactionId: transactionId)
-        let recordedAt = try row.decode("recorded_at", as: Date.self)
-        let firstVersion = version - Int64(events.count) + 1
+            streamId: request.streamId, version: inserted[inserted.count - 1].version, positions: positions,
+            transactionId: transactionId)
         let recorded = events.enumerated().map { index, event in
             RecordedEvent(
                 globalPosition: positions[index], transactionId: transactionId, eventId: event.id,
                 streamId: request.streamId, streamType: request.streamType,
-                streamVersion: firstVersion + Int64(index), eventType: event.type, schemaVersion: event.schemaVersion,
+                streamVersion: inserted[index].version, eventType: event.type, schemaVersion: event.schemaVersion,
                 data: event.data, metadata: metadata, recordedAt: recordedAt)
         }
         return (result, recorded)
@@ -163,8 +196,10 @@ public struct EventStore {
     }
 
     static func currentVersion(of streamId: String, on connection: Connection) throws -> Int64 {
-        try connection.query("SELECT version FROM es_streams WHERE stream_id = \(streamId)")
-            .first.map { try $0.decode("version", as: Int64.self) } ?? 0
+        try connection.query(
+            "SELECT coalesce(max(stream_version), 0) AS version FROM es_events WHERE stream_id = \(streamId)"
+        )
+        .first.map { try $0.decode("version", as: Int64.self) } ?? 0
     }
 
     /// Forgets idempotency keys older than `date`; returns how many.

@@ -12,6 +12,7 @@ public enum EventStoreSchema {
         Migration(version: 101, name: "event store: checkpoints, snapshots, idempotency keys", sql: bookkeeping),
         Migration(version: 102, name: "event store: append function", sql: appendFunction),
         Migration(version: 103, name: "event store: append as a prepared statement", sql: appendStatement),
+        Migration(version: 104, name: "event store: a stream is its events", sql: streamsFromEvents),
     ]
 
     /// The channel appenders notify when a subscriber waits (see `ProjectionDaemon`).
@@ -167,5 +168,16 @@ public enum EventStoreSchema {
     static let appendStatement = """
         DROP FUNCTION es_append(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb, text);
         ALTER TABLE es_streams SET (fillfactor = 80);
+        """
+
+    /// The append writes one table (`AppendStatement`): the unique index on (stream id, stream
+    /// version) checks the expected version, and a stream's type and version are read from its
+    /// events. `es_streams` stays as a view for tooling and queries.
+    static let streamsFromEvents = """
+        DROP TABLE es_streams;
+        CREATE VIEW es_streams AS
+            SELECT stream_id, min(stream_type) AS stream_type, max(stream_version) AS version,
+                   min(recorded_at) AS created_at, max(recorded_at) AS updated_at
+            FROM es_events GROUP BY stream_id;
         """
 }

@@ -12,7 +12,7 @@ public enum ExpectedVersion: Sendable, Hashable, CustomStringConvertible {
         version == 0 ? .noStream : .exact(version)
     }
 
-    /// The encoding `es_append` takes: -1 any, 0 no stream, n exactly n.
+    /// The number for SQL: -1 any, 0 no stream, n exactly n.
     var sqlValue: Int64 {
         switch self {
         case .noStream: 0

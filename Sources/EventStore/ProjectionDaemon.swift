@@ -10,7 +10,7 @@ import Postgres
 /// Waking: appends do not NOTIFY by default, because a notifying transaction takes a
 /// cluster-wide lock at commit that serialises every other notifying commit (no group commit).
 /// Instead, when the daemon runs out of work it registers itself as waiting in
-/// `es_subscribers`, looks once more, and sleeps on LISTEN; `es_append` sends NOTIFY only
+/// `es_subscribers`, looks once more, and sleeps on LISTEN; the append sends NOTIFY only
 /// while some subscriber is waiting. Under load the daemon is never waiting, so appends pay
 /// nothing; when idle, the first append wakes it at once. A commit that races the
 /// registration is found by the polling fallback within `pollInterval`.

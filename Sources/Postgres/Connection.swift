@@ -53,6 +53,14 @@ public final class Connection: @unchecked Sendable {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// Whether the session is inside a transaction block (open, or aborted by an error and
+    /// waiting for its ROLLBACK), as the server last reported (no round trip).
+    public var isInTransaction: Bool {
+        guard let handle else { return false }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
     /// Runs `body` with the raw handle, re-opening the connection first if it broke.
     /// (Internal, not private: `PreparedStatements.swift` uses it.)
     func withHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {

@@ -41,9 +41,32 @@ import Testing
         #expect(throws: WrongExpectedVersion(streamId: "other", expected: .exact(4), actual: 0)) {
             try store.append(to: "other", type: "T", expectedVersion: .exact(4), events: [testEvent()])
         }
+        // A version ahead of the stream is refused too: appending would leave a gap.
+        #expect(throws: WrongExpectedVersion(streamId: "s", expected: .exact(5), actual: 2)) {
+            try store.append(to: "s", type: "T", expectedVersion: .exact(5), events: [testEvent()])
+        }
+        // Two events of which the first collides: neither is appended.
+        #expect(throws: WrongExpectedVersion(streamId: "s", expected: .exact(1), actual: 2)) {
+            try store.append(to: "s", type: "T", expectedVersion: .exact(1), events: [testEvent(), testEvent()])
+        }
         #expect(try store.readStream("s").count == 2)
         #expect(try store.append(to: "s", type: "T", expectedVersion: .any, events: [testEvent()]).version == 3)
         #expect(try store.append(to: "s", type: "T", expectedVersion: .exact(3), events: []).version == 3)
+    }
+
+    @Test func aConflictInsideACallersTransactionRollsItBack() throws {
+        let connection = try Connection(url: TestDatabase.fresh())
+        let store = EventStore(connection: connection)
+        try store.append(to: "s", type: "T", expectedVersion: .noStream, events: [testEvent()])
+        #expect(throws: WrongExpectedVersion(streamId: "s", expected: .noStream, actual: 1)) {
+            try connection.transaction { tx in
+                let joined = EventStore(connection: tx, joinsCallerTransaction: true)
+                try joined.append(to: "t", type: "T", expectedVersion: .noStream, events: [testEvent()])
+                try joined.append(to: "s", type: "T", expectedVersion: .noStream, events: [testEvent()])
+            }
+        }
+        #expect(try store.streamInfo("t") == nil)
+        #expect(try store.readStream("s").count == 1)
     }
 
     @Test func appendsToSeveralStreamsAllOrNothing() throws {

@@ -18,11 +18,6 @@ struct SeedCommand: ParsableCommand {
         try connection.transaction { tx in
             try tx.execute(
                 """
-                INSERT INTO es_streams (stream_id, stream_type, version)
-                SELECT \(prefix) || '-' || s, 'Bench', \(perStream) FROM generate_series(1, \(streams)) AS s
-                """)
-            try tx.execute(
-                """
                 INSERT INTO es_events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata)
                 SELECT gen_random_uuid(), \(prefix) || '-' || s, 'Bench', v, 'BenchEventHappened',
                        \(BenchEvent.data)::jsonb, '{"userId": "bench"}'

@@ -4,11 +4,12 @@
 #   - GET /healthz (nginx -> pool -> PostgreSQL round trip),
 #   - GET / (nginx -> pool -> template -> PostgreSQL),
 # against the running dev stack (bin/up is run first when it does not answer). Prints a
-# table with each rate as a share of the static rate, and writes the figures with the date
+# table with each rate as a share of the static rate (measured in rounds of the three paths
+# back to back; medians over the rounds), and writes the figures with the date
 # and machine into the "## HTTP" section of bench/RESULTS.md (other sections are kept).
 #
 # Settings (environment):
-#   BENCH_THREADS=2  BENCH_CONNECTIONS=32  BENCH_DURATION=10s  BENCH_WARMUP=2s
+#   BENCH_THREADS=2  BENCH_CONNECTIONS=32  BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_ROUNDS=3
 #   BENCH_STATIC_PATH=/css/encore.css  BENCH_BASE_URL=http://127.0.0.1:8080
 #   BENCH_NO_WRITE=1   print only, leave bench/RESULTS.md alone
 set -euo pipefail
@@ -19,6 +20,7 @@ stack_init dev
 threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-32}
 duration=${BENCH_DURATION:-10s}
+rounds=${BENCH_ROUNDS:-3}
 warmup=${BENCH_WARMUP:-2s}
 static_path=${BENCH_STATIC_PATH:-/css/encore.css}
 base=${BENCH_BASE_URL:-$BASE_URL}
@@ -54,11 +56,30 @@ measure() { # path
 
 names=("nginx static file" "GET /healthz" "GET /")
 paths=("$static_path" /healthz /)
-declare -a rps p99 errs
+# Rounds of (static, /healthz, /) back to back: the static rate itself moves by a third between
+# runs minutes apart here, so each share is taken within its round, and the median is reported.
+declare -A rps p99 errs
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < rounds; r++)); do
+    for i in 0 1 2; do
+        step "round $((r + 1))/$rounds: wrk -t$threads -c$connections -d$duration --latency ${paths[$i]}"
+        read -r "rps[$r,$i]" "p99[$r,$i]" "errs[$r,$i]" < <(measure "${paths[$i]}")
+    done
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+share() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }'; }
+declare -a med_rps max_p99 sum_errs med_share round_shares
 for i in 0 1 2; do
-    step "wrk -t$threads -c$connections -d$duration --latency ${paths[$i]}"
-    read -r "rps[i]" "p99[i]" "errs[i]" < <(measure "${paths[$i]}")
+    values=() p99s=() shares=() total=0
+    for ((r = 0; r < rounds; r++)); do
+        values+=("${rps[$r,$i]}") p99s+=("${p99[$r,$i]}") shares+=("$(share "${rps[$r,$i]}" "${rps[$r,0]}")")
+        total=$((total + ${errs[$r,$i]}))
+    done
+    med_rps[i]=$(median "${values[@]}")
+    max_p99[i]=$(printf '%s\n' "${p99s[@]}" | sort -g | tail -1)
+    med_share[i]=$(median "${shares[@]}")
+    sum_errs[i]=$total
+    round_shares[i]=$(printf '%s%%, ' "${shares[@]}")
 done
 
 pool_shape=$(curl -s --max-time 3 "$base/status" | python3 -c '
@@ -75,18 +96,17 @@ when=$(date -u '+%Y-%m-%d %H:%M UTC')
 commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 
 table=$(
-    printf '| what | path | req/s | p99 (ms) | share of static | errors |\n'
-    printf '|---|---|---:|---:|---:|---:|\n'
+    printf '| what | path | req/s (median) | p99 (ms, worst round) | share of static (median) | share per round | errors |\n'
+    printf '|---|---|---:|---:|---:|---|---:|\n'
     for i in 0 1 2; do
-        share=$(awk -v a="${rps[$i]}" -v b="${rps[0]}" 'BEGIN { printf "%.0f%%", (b > 0 ? 100 * a / b : 0) }')
-        # shellcheck disable=SC2016  # the backquotes are Markdown
-        printf '| %s | `%s` | %s | %s | %s | %s |\n' "${names[$i]}" "${paths[$i]}" "${rps[$i]}" "${p99[$i]}" "$share" "${errs[$i]}"
+        printf '| %s | `%s` | %.0f | %s | %s%% | %s | %s |\n' "${names[$i]}" "${paths[$i]}" "${med_rps[$i]}" \
+            "${max_p99[$i]}" "${med_share[$i]}" "${round_shares[$i]%, }" "${sum_errs[$i]}"
     done
 )
 section=$(cat <<EOF
 ## HTTP
-Measured by \`bench/http.sh\` on $when (commit $commit): \`wrk -t$threads -c$connections -d$duration --latency\`
-after a $warmup warm-up per path, against the dev stack started by \`bin/up\`.
+Measured by \`bench/http.sh\` on $when (commit $commit): $rounds rounds of \`wrk -t$threads -c$connections -d$duration --latency\`
+for each path in turn, after a $warmup warm-up per path, against the dev stack started by \`bin/up\`.
 Machine: $(nproc) cores, $cpu; load average before the run: $load. nginx: worker_processes
 $nginx_workers. Pool: $pool_shape.
 

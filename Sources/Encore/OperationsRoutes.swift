@@ -9,7 +9,7 @@ enum OperationsRoutes {
     static func register(_ router: inout Router<RequestContext>, openAPI: [UInt8]) {
         router.get("/healthz") { _, context in
             do {
-                _ = try context.database.with { try $0.query("SELECT 1", preparedAs: "healthz") }
+                try context.database.with { try $0.ping() }
                 return .rawJSON(healthy).with(header: "Cache-Control", "no-store")
             } catch {
                 return HTTPResponse.error(

@@ -123,6 +123,20 @@ public final class Connection: @unchecked Sendable {
         try query(statement).affectedRows
     }
 
+    /// Asks the server for an answer with the least work it can do: an empty query, which
+    /// it answers without parsing, planning or a snapshot. Throws when it does not answer.
+    public func ping() throws {
+        try withHandle { handle in
+            guard let result = PQexec(handle, "") else {
+                throw PostgresError.connection(handle, "out of memory")
+            }
+            defer { PQclear(result) }
+            guard PQresultStatus(result) == PGRES_EMPTY_QUERY else {
+                throw PostgresError.from(result: result, connection: handle)
+            }
+        }
+    }
+
     /// Runs several statements separated by semicolons, with no parameters (migrations).
     public func executeScript(unsafeSQL script: String) throws {
         try withHandle { handle in

@@ -91,6 +91,18 @@ import Testing
         #expect(try connection.query("SELECT 1 AS one").count == 1)
     }
 
+    @Test func aPingAnswersWhileTheServerDoesAndReopensAKilledBackend() throws {
+        let connection = try Connection(url: Self.url)
+        try connection.ping()
+        let killer = try Connection(url: Self.url)
+        let pid = try #require(try connection.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
+        try killer.execute("SELECT pg_terminate_backend(\(pid))")
+        Thread.sleep(forTimeInterval: 0.2)
+        _ = try? connection.ping()
+        try connection.ping()
+        #expect(try connection.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self) != pid)
+    }
+
     @Test func migrationsApplyOnceEvenWhenRunTwice() throws {
         let connection = try Connection(url: Self.url)
         let table = "migration_test_\(UInt32.random(in: 0...UInt32.max))"

@@ -1,6 +1,7 @@
 import Postgres
 
-/// The append: one prepared INSERT, so one round trip, no planning per append, and one table.
+/// The append: one INSERT (prepared, as every statement with parameters is), so one round trip,
+/// no planning per append, and one table.
 ///
 /// A stream is its events: there is no stream row to lock and bump. The unique index on
 /// (stream id, stream version) is the optimistic-concurrency check. Appending after version
@@ -15,7 +16,8 @@ import Postgres
 /// An idempotency key, which few appends carry, makes the INSERT a CTE that also records the
 /// key with the result.
 ///
-/// Parameters: $1 stream id, $2 stream type, $3 expected version (0 for none and for `.any`), $4 ids, $5 types, $6 schema versions, $7 data, $8 metadata, [$9 idempotency key].
+/// Parameters: $1 stream id, $2 stream type, $3 expected version (0 for none and for `.any`),
+/// $4 ids, $5 types, $6 schema versions, $7 data, $8 metadata, [$9 idempotency key].
 ///
 /// One table instead of two halves PostgreSQL's work per append (measured with pgbench on
 /// this machine: 0.43 ms of server CPU per single-event append with the stream table, 0.22-
@@ -24,9 +26,7 @@ enum AppendStatement {
     /// The unique constraint that refuses a version that exists already.
     static let versionConstraint = "es_events_stream_id_stream_version_key"
 
-    static func query(_ request: StreamAppend, metadataJSON: String, idempotencyKey: String?) -> (
-        SQLQuery, name: String
-    ) {
+    static func query(_ request: StreamAppend, metadataJSON: String, idempotencyKey: String?) -> SQLQuery {
         let events = request.events
         let kind = Kind(request.expectedVersion)
         var parameters: [String?] = [
@@ -36,15 +36,14 @@ enum AppendStatement {
             metadataJSON,
         ]
         guard let idempotencyKey else {
-            return (SQLQuery(unsafeSQL: kind.plain, parameters: parameters), "es_append_\(kind.name)")
+            return SQLQuery(unsafeSQL: kind.plain, parameters: parameters)
         }
         parameters.append(idempotencyKey)
-        return (SQLQuery(unsafeSQL: kind.keyed, parameters: parameters), "es_append_\(kind.name)_keyed")
+        return SQLQuery(unsafeSQL: kind.keyed, parameters: parameters)
     }
 
     /// What the stream must look like for the append, and the statements for it.
     private struct Kind {
-        let name: String
         let plain: String
         let keyed: String
 
@@ -57,23 +56,21 @@ enum AppendStatement {
                 }
         }
 
-        private init(name: String, base: String, check: String) {
-            self.name = name
+        private init(base: String, check: String) {
             plain = AppendStatement.insert(base: base, check: check, returning: AppendStatement.returning)
             keyed = AppendStatement.keyed(AppendStatement.insert(base: base, check: check, returning: "e.*"))
         }
 
         /// After whatever the stream holds now; only a concurrent writer can make it fail.
         static let any = Kind(
-            name: "any",
             base:
                 "coalesce((SELECT max(x.stream_version) FROM es_events AS x WHERE x.stream_id = $1::text), $3::bigint)",
             check: "true")
         /// Versions from 1: the index refuses them if the stream exists.
-        static let new = Kind(name: "new", base: "$3::bigint", check: "true")
+        static let new = Kind(base: "$3::bigint", check: "true")
         /// After version $3, which must exist.
         static let exact = Kind(
-            name: "exact", base: "$3::bigint",
+            base: "$3::bigint",
             check:
                 "EXISTS (SELECT 1 FROM es_events AS x WHERE x.stream_id = $1::text AND x.stream_version = $3::bigint)")
     }

@@ -129,11 +129,10 @@ public struct EventStore {
     ) throws -> (result: AppendResult, events: [RecordedEvent]) {
         let events = request.events
         guard !events.isEmpty else { return (try checkVersion(request, on: connection), []) }
-        let (query, name) = AppendStatement.query(
-            request, metadataJSON: metadata.json, idempotencyKey: idempotencyKey)
+        let query = AppendStatement.query(request, metadataJSON: metadata.json, idempotencyKey: idempotencyKey)
         let rows: Rows
         do {
-            rows = try connection.query(query, preparedAs: name)
+            rows = try connection.query(query)
         } catch let error as PostgresError
             where error.isUniqueViolation && error.constraint == AppendStatement.versionConstraint
         {

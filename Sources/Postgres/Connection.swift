@@ -14,6 +14,8 @@ public final class Connection: @unchecked Sendable {
     private var handle: OpaquePointer?
     /// How many `transaction` calls are open on this connection (nested ones join the outer).
     private var transactionDepth = 0
+    /// The statements this session has prepared (`PreparedStatements.swift`).
+    var statements = StatementCache()
     public let url: String
 
     /// Session settings applied at connect and again after every re-connect.
@@ -108,12 +110,13 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Runs a statement and returns its rows.
+    /// Runs a statement and returns its rows. A statement with parameters is prepared on its
+    /// first run in this session and only executed after that (`StatementCache`).
     @discardableResult
     public func query(_ query: SQLQuery) throws -> Rows {
         try withHandle { handle in
-            let result = try Connection.exec(handle, query)
-            return Rows(result: result)
+            if query.parameters.isEmpty { return Rows(result: try Connection.exec(handle, query)) }
+            return Rows(result: try executeCached(handle, query))
         }
     }
 
@@ -151,7 +154,7 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    private static func exec(_ handle: OpaquePointer, _ query: SQLQuery) throws -> OpaquePointer {
+    static func exec(_ handle: OpaquePointer, _ query: SQLQuery) throws -> OpaquePointer {
         let count = Int32(query.parameters.count)
         let result: OpaquePointer? = withCStrings(query.parameters) { values in
             PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
@@ -175,6 +178,7 @@ public final class Connection: @unchecked Sendable {
     /// reads what it then writes and no row lock protects it.
     ///
     /// Called inside another transaction, it joins that one (the outer one commits).
+    @discardableResult
     public func transaction<T>(
         _ isolation: IsolationLevel = .readCommitted, _ body: (Connection) throws -> T
     ) throws -> T {
@@ -259,7 +263,7 @@ public final class Connection: @unchecked Sendable {
 }
 
 /// Calls `body` with an array of C strings (NULL for nil) that live for the call.
-private func withCStrings<R>(
+func withCStrings<R>(
     _ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
 ) -> R {
     if values.isEmpty { return body(nil) }

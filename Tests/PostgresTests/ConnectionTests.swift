@@ -103,6 +103,39 @@ import Testing
         #expect(try connection.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self) != pid)
     }
 
+    @Test func statementsWithParametersArePreparedOncePerSession() throws {
+        let connection = try Connection(url: Self.url)
+        let table = "prepared_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.executeScript(unsafeSQL: "CREATE TABLE \(table) (id int PRIMARY KEY, name text)")
+        defer { _ = try? connection.executeScript(unsafeSQL: "DROP TABLE \(table)") }
+        try connection.execute("INSERT INTO \(unsafeSQL: table) VALUES (\(1), \("one"))")
+        let prepared = { () throws -> Int in
+            try #require(try connection.query("SELECT count(*)::int AS n FROM pg_prepared_statements").first)
+                .decode("n")
+        }
+        let select = { (id: Int) throws -> Rows in
+            try connection.query("SELECT * FROM \(unsafeSQL: table) WHERE id = \(id)")
+        }
+        let before = try prepared()
+        for _ in 0..<3 { #expect(try select(1).count == 1) }
+        #expect(try prepared() == before + 1)
+
+        // A session that lost its statements prepares them again.
+        try connection.executeScript(unsafeSQL: "DEALLOCATE ALL")
+        #expect(try select(1).count == 1)
+        // A statement whose result columns changed under it is prepared again.
+        try connection.executeScript(unsafeSQL: "ALTER TABLE \(table) ADD COLUMN extra int")
+        #expect(try select(1).first?["extra"] == nil)
+        #expect(try select(2).count == 0)
+        // A re-opened session starts afresh.
+        let killer = try Connection(url: Self.url)
+        let pid = try #require(try connection.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
+        try killer.execute("SELECT pg_terminate_backend(\(pid))")
+        Thread.sleep(forTimeInterval: 0.2)
+        _ = try? connection.ping()
+        #expect(try select(1).count == 1)
+    }
+
     @Test func migrationsApplyOnceEvenWhenRunTwice() throws {
         let connection = try Connection(url: Self.url)
         let table = "migration_test_\(UInt32.random(in: 0...UInt32.max))"

@@ -84,7 +84,7 @@ public enum ConcertQueries {
 
     public static func find(id: String, on connection: Connection) throws -> ConcertView? {
         guard
-            let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)", preparedAs: "concert_by_id").first
+            let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first
         else { return nil }
         return try ConcertView(row: row, availability: try availability(connection, [id])[id] ?? [:])
     }

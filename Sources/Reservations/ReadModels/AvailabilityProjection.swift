@@ -113,7 +113,7 @@ public enum AvailabilityQueries {
             SELECT concert_id, level_id,
                    sum(CASE WHEN closed THEN 0 ELSE capacity - held - sold END)::int AS available
             FROM availability_shards WHERE concert_id = ANY(\(list)::text[]) GROUP BY concert_id, level_id
-            """, preparedAs: "availability_by_concerts")
+            """)
         {
             result[try row.decode("concert_id"), default: [:]][try row.decode("level_id")] = try row.decode("available")
         }

@@ -52,7 +52,7 @@ public struct Sessions {
                 SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email, u.name, u.role
                 FROM sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.token_hash = \(Sessions.hash(token)) AND s.expires_at > \(now) AND s.last_seen_at > \(idleLimit)
-                """, preparedAs: "session_by_token"
+                """
             ).first
         else { return nil }
         let id: String = try row.decode("id")

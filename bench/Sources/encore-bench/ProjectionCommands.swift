@@ -15,15 +15,13 @@ struct SeedCommand: ParsableCommand {
         try Migrator(EventStoreSchema.migrations).migrate(connection)
         let prefix = "seed-" + UUID().uuidString.prefix(8).lowercased()
         let streams = max(1, events / perStream)
-        try connection.transaction { tx in
-            try tx.execute(
-                """
-                INSERT INTO es_events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata)
-                SELECT gen_random_uuid(), \(prefix) || '-' || s, 'Bench', v, 'BenchEventHappened',
-                       \(BenchEvent.data)::jsonb, '{"userId": "bench"}'
-                FROM generate_series(1, \(streams)) AS s, generate_series(1, \(perStream)) AS v
-                """)
-        }
+        try connection.execute(
+            """
+            INSERT INTO es_events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata)
+            SELECT gen_random_uuid(), \(prefix) || '-' || s, 'Bench', v, 'BenchEventHappened',
+                   \(BenchEvent.data)::jsonb, '{"userId": "bench"}'
+            FROM generate_series(1, \(streams)) AS s, generate_series(1, \(perStream)) AS v
+            """)
         print("seeded \(streams * perStream) events in \(streams) streams")
     }
 }

@@ -178,10 +178,10 @@ import Testing
     @Test func shardCounts() {
         #expect(ShardPlan.shardCount(capacity: 0) == 1)
         #expect(ShardPlan.shardCount(capacity: 100) == 1)
-        #expect(ShardPlan.shardCount(capacity: 499) == 1)
-        #expect(ShardPlan.shardCount(capacity: 500) == 2)
-        #expect(ShardPlan.shardCount(capacity: 2_000) == 8)
-        #expect(ShardPlan.shardCount(capacity: 8_000) == 16)
+        #expect(ShardPlan.shardCount(capacity: 199) == 1)
+        #expect(ShardPlan.shardCount(capacity: 500) == 5)
+        #expect(ShardPlan.shardCount(capacity: 2_000) == 20)
+        #expect(ShardPlan.shardCount(capacity: 8_000) == 32)
         #expect(ShardPlan.shardCount(capacity: 100_000) == ShardPlan.maxShards)
     }
 

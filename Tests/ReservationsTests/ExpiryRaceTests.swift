@@ -8,7 +8,7 @@ import Testing
 /// Expiry raced by two runners against real PostgreSQL: every held reservation whose time is
 /// up is expired once, and each of its shard allocations is released exactly once.
 @Suite(.serialized) struct ExpiryRaceTests {
-    static let first = "expiry-one"  // levels a (500: two shards) and b (1,000: four shards)
+    static let first = "expiry-one"  // levels a (200: two shards) and b (1,000: ten shards)
     static let second = "expiry-two"  // level c (300: one shard)
     static let hold: TimeInterval = 3
 
@@ -36,15 +36,15 @@ import Testing
     @Test func twoRunnersReleaseEachReservationOnce() throws {
         let url = try ReservationsTestDatabase.fresh("expiry")
         let setup = try Connection(url: url)
-        try ReservationsTestDatabase.setLevels(Self.first, [("a", 500), ("b", 1_000)], on: setup)
+        try ReservationsTestDatabase.setLevels(Self.first, [("a", 200), ("b", 1_000)], on: setup)
         try ReservationsTestDatabase.setLevels(Self.second, [("c", 300)], on: setup)
 
-        // Level a's two shards of 250 filled so that some reservation takes from both (249 and
-        // 249 leave 1 + 1 or 0 + 2; whichever the second took, one of the last two spans shards),
+        // Level a's two shards of 100 filled so that some reservation takes from both (99 and
+        // 99 leave 1 + 1 or 0 + 2; whichever the second took, one of the last two spans shards),
         // the last with level b too: one reservation of two levels.
         var reservations: [ReservationHeld] = []
-        reservations += try Self.reserve("fill-0", [Self.line(Self.first, "a", 249)], on: setup)
-        reservations += try Self.reserve("fill-1", [Self.line(Self.first, "a", 249)], on: setup)
+        reservations += try Self.reserve("fill-0", [Self.line(Self.first, "a", 99)], on: setup)
+        reservations += try Self.reserve("fill-1", [Self.line(Self.first, "a", 99)], on: setup)
         reservations += try Self.reserve(
             "fill-2", [Self.line(Self.first, "a", 2), Self.line(Self.first, "b", 3)], on: setup)
         #expect(reservations[2].items.count == 2)
@@ -73,7 +73,7 @@ import Testing
         let allocations = reservations.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.shards.count } }
         #expect(reservations.contains { $0.items.contains { $0.shards.count > 1 } }, "a reservation spans shards")
         let heldBefore = Figures.perLevel(try Figures.readModel(on: setup))
-        #expect(heldBefore["\(Self.first)/a"]?.held == 500)
+        #expect(heldBefore["\(Self.first)/a"]?.held == 200)
 
         // Before its time, nothing expires.
         let earliest = reservations.map(\.expiresAt).min()!

@@ -18,10 +18,10 @@ import Testing
     @Test func aCancelChosenAsDeadlockVictimIsRetried() throws {
         let url = try ReservationsTestDatabase.fresh("deadlock")
         let setup = try Connection(url: url)
-        try ReservationsTestDatabase.setLevels(Self.concert, [("a", 500)], on: setup)  // two shards of 250
-        // 249 and 249 leave 1 + 1 or 0 + 2: one of the last two reservations spans both shards.
+        try ReservationsTestDatabase.setLevels(Self.concert, [("a", 200)], on: setup)  // two shards of 100
+        // 99 and 99 leave 1 + 1 or 0 + 2: one of the last two reservations spans both shards.
         var reservations: [ReservationHeld] = []
-        for (index, quantity) in [249, 249, 2].enumerated() {
+        for (index, quantity) in [99, 99, 2].enumerated() {
             reservations += try setup.transaction { tx in
                 try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline).reserve(
                     checkoutId: "co-\(index)", userId: "u",
@@ -91,7 +91,7 @@ import Testing
         #expect(released == 2)
         #expect(try Figures.fromEvents(on: setup) == Figures.readModel(on: setup))
         #expect(
-            Figures.perLevel(try Figures.readModel(on: setup))["\(Self.concert)/a"]?.held == 500
+            Figures.perLevel(try Figures.readModel(on: setup))["\(Self.concert)/a"]?.held == 200
                 - spanning.items[0].quantity)
     }
 }

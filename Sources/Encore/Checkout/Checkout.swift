@@ -47,6 +47,7 @@ enum Checkout {
                     unitPrice: $0.unitPrice, currency: $0.currency)
             }
             var attempt = 0
+            var held: [ReservationHeld] = []
             while true {
                 do {
                     // The reservation first: in a sell-out about half the confirms are refused,
@@ -56,7 +57,7 @@ enum Checkout {
                     // from the state read above; the append's expected version refuses a cart
                     // changed since.
                     try connection.transaction { tx in
-                        _ = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
+                        held = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
                             checkoutId: checkoutId, userId: userId, lines: lines, holdFor: holdTime, now: now,
                             metadata: metadata)
                         try carts.close(
@@ -76,7 +77,9 @@ enum Checkout {
                     throw CartErrors.http(error)
                 }
             }
-            let reservations = try ReservationQueries.forCheckout(checkoutId, on: connection)
+            // The answer is built from the events just committed: the read model, written in
+            // the same transaction, holds the same values.
+            let reservations = held.map(ReservationView.init(held:))
             return Result(
                 checkout: Result.Body(
                     id: checkoutId, reservations: reservations, orders: [], payment: nil,

@@ -96,6 +96,20 @@ public struct ReservationView: Sendable, Equatable, Encodable {
         }
     }
 
+    /// The view of a reservation just held, as the read model will show it.
+    public init(held: ReservationHeld) {
+        id = held.reservationId
+        checkoutId = held.checkoutId
+        userId = held.userId
+        concertId = held.concertId
+        status = "held"
+        heldAt = held.heldAt
+        expiresAt = held.expiresAt
+        items = held.items.map {
+            Item(ticketLevelId: $0.ticketLevelId, quantity: $0.quantity, unitPrice: $0.unitPrice, currency: $0.currency)
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, checkoutId, concertId, status, items, heldAt, expiresAt
     }

@@ -13,7 +13,11 @@ import Foundation
 public final class Connection: @unchecked Sendable {
     private var handle: OpaquePointer?
     /// How many `transaction` calls are open on this connection (nested ones join the outer).
-    private var transactionDepth = 0
+    private(set) var transactionDepth = 0
+    /// Statements kept to be sent with the next one that needs an answer (`Pipeline.swift`).
+    var pending: [SQLQuery] = []
+    /// Whether the open transaction's BEGIN is still kept, so the server has seen nothing of it.
+    var beginIsKept = false
     /// The statements this session has prepared (`PreparedStatements.swift`).
     var statements = StatementCache()
     public let url: String
@@ -65,7 +69,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs `body` with the raw handle, re-opening the connection first if it broke.
     /// (Internal, not private: `PreparedStatements.swift` uses it.)
-    func withHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    func withHandle<T>(sendsKept: Bool = false, _ body: (OpaquePointer) throws -> T) throws -> T {
         if handle == nil {
             handle = PQconnectdb(url)
         }
@@ -81,7 +85,7 @@ public final class Connection: @unchecked Sendable {
         if PQstatus(current) != CONNECTION_OK {
             // Inside a transaction a new session would run the rest of it outside the
             // transaction (and COMMIT would only warn): the transaction is lost, say so.
-            guard transactionDepth == 0 else {
+            guard transactionDepth == 0 || beginIsKept else {
                 throw PostgresError(
                     kind: .connection, message: "connection lost inside a transaction; it was rolled back")
             }
@@ -91,6 +95,7 @@ public final class Connection: @unchecked Sendable {
             }
             try configureSessionAfterReset(current)
         }
+        if !sendsKept && !pending.isEmpty { _ = try sendPipeline(current, then: nil) }
         let value = try body(current)
         succeededStatements &+= 1
         return value
@@ -114,7 +119,8 @@ public final class Connection: @unchecked Sendable {
     /// first run in this session and only executed after that (`StatementCache`).
     @discardableResult
     public func query(_ query: SQLQuery) throws -> Rows {
-        try withHandle { handle in
+        try withHandle(sendsKept: true) { handle in
+            if !pending.isEmpty, let result = try sendPipeline(handle, then: query) { return Rows(result: result) }
             if query.parameters.isEmpty { return Rows(result: try Connection.exec(handle, query)) }
             return Rows(result: try executeCached(handle, query))
         }
@@ -183,23 +189,38 @@ public final class Connection: @unchecked Sendable {
         _ isolation: IsolationLevel = .readCommitted, _ body: (Connection) throws -> T
     ) throws -> T {
         if transactionDepth > 0 { return try body(self) }
-        try execute(SQLQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        // BEGIN goes with the body's first statement (`executeLater`).
         transactionDepth += 1
+        pending.append(SQLQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        beginIsKept = true
         let value: T
         do {
             value = try body(self)
         } catch {
             transactionDepth -= 1
-            if isOpen { _ = try? execute("ROLLBACK") }
+            rollBack(begun: !beginIsKept)
             throw error
         }
         transactionDepth -= 1
-        let result = try query("COMMIT")
+        let result: Rows
+        do {
+            result = try query("COMMIT")
+        } catch {
+            rollBack(begun: true)
+            throw error
+        }
         // A transaction that failed inside (an error the body caught) ends in ROLLBACK.
         guard result.commandTag == "COMMIT" else {
             throw PostgresError(kind: .server, sqlState: "40000", message: "the transaction was rolled back")
         }
         return value
+    }
+
+    /// Ends a failed transaction: drops what was kept, and rolls back what the server began.
+    private func rollBack(begun: Bool) {
+        pending.removeAll()
+        beginIsKept = false
+        if begun && isOpen && PQtransactionStatus(handle) != PQTRANS_IDLE { _ = try? execute("ROLLBACK") }
     }
 
     public enum IsolationLevel: String, Sendable {

@@ -21,11 +21,14 @@ struct StatementCache {
 
     private var names: [String: String] = [:]
     private var backend: Int32 = 0
+    /// Names are never reused within a session, even after a failed preparation.
+    private var serial = 0
 
     /// The name `sql` is prepared under in the session of server process `backend`, if it is.
     mutating func name(for sql: String, backend: Int32) -> String? {
         if backend != self.backend {
             names.removeAll(keepingCapacity: true)
+            serial = 0
             self.backend = backend
         }
         return names[sql]
@@ -33,11 +36,17 @@ struct StatementCache {
 
     /// A name for a new statement, or nil when the cache is full.
     func newName() -> String? {
-        names.count < Self.limit ? "encore_\(names.count + 1)" : nil
+        names.count < Self.limit ? "encore_\(serial + 1)" : nil
     }
 
     mutating func remember(_ sql: String, as name: String) {
         names[sql] = name
+        serial += 1
+    }
+
+    /// Forgets a statement whose preparation failed.
+    mutating func forget(_ sql: String) {
+        names[sql] = nil
     }
 }
 

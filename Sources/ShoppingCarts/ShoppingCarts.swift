@@ -73,7 +73,7 @@ public struct ShoppingCarts {
             to: ShoppingCart.streamId(cartId), type: ShoppingCart.streamType,
             expectedVersion: .version(expectedVersion),
             events: try events.map { try ShoppingCart.eventTypes.encode($0) }, metadata: metadata)
-        try connection.execute("DELETE FROM open_carts WHERE user_id = \(userId) AND cart_id = \(cartId)")
+        try connection.executeLater("DELETE FROM open_carts WHERE user_id = \(userId) AND cart_id = \(cartId)")
     }
 
     /// Drops a cancelled concert's items from every open cart that has them.

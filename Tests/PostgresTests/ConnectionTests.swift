@@ -136,6 +136,65 @@ import Testing
         #expect(try select(1).count == 1)
     }
 
+    @Test func keptStatementsGoWithTheNextQueryInOrder() throws {
+        let connection = try Connection(url: Self.url)
+        let table = "kept_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.executeScript(
+            unsafeSQL: "CREATE TABLE \(table) (id int PRIMARY KEY, n int NOT NULL CHECK (n >= 0))")
+        defer { _ = try? connection.executeScript(unsafeSQL: "DROP TABLE \(table)") }
+        let count = { (c: Connection) throws -> Int in
+            try #require(try c.query("SELECT count(*)::int AS n FROM \(unsafeSQL: table)").first).decode("n")
+        }
+        let other = try Connection(url: Self.url)
+
+        // Outside a transaction a kept statement runs at once.
+        try connection.executeLater("INSERT INTO \(unsafeSQL: table) VALUES (\(1), \(1))")
+        #expect(try count(other) == 1)
+
+        // Inside one, kept statements reach the server with the next query, in order, and commit.
+        for round in 0..<3 {
+            try connection.transaction { tx in
+                try tx.executeLater("INSERT INTO \(unsafeSQL: table) VALUES (\(10 + round), \(0))")
+                try tx.executeLater("UPDATE \(unsafeSQL: table) SET n = n + \(5) WHERE id = \(10 + round)")
+                #expect(try count(other) == 1 + round)  // nothing sent yet
+                let n: Int = try #require(
+                    try tx.query("SELECT n FROM \(unsafeSQL: table) WHERE id = \(10 + round)").first
+                ).decode("n")
+                #expect(n == 5)
+                try tx.executeLater("UPDATE \(unsafeSQL: table) SET n = n + \(1) WHERE id = \(10 + round)")
+            }
+            #expect(try count(other) == 2 + round)
+        }
+        #expect(try other.query("SELECT sum(n)::int AS s FROM \(unsafeSQL: table)").first?.decode("s") == 1 + 3 * 6)
+
+        // A kept statement that fails is thrown by the call that sends it, and nothing commits.
+        #expect(throws: PostgresError.self) {
+            try connection.transaction { tx in
+                try tx.executeLater("INSERT INTO \(unsafeSQL: table) VALUES (\(20), \(0))")
+                try tx.executeLater("UPDATE \(unsafeSQL: table) SET n = n - \(1) WHERE id = \(20)")  // CHECK fails
+                try tx.executeLater("INSERT INTO \(unsafeSQL: table) VALUES (\(21), \(0))")
+                _ = try tx.query("SELECT 1 AS one")
+                Issue.record("the failed statement was not reported")
+            }
+        }
+        #expect(throws: PostgresError.self) {  // ... or by COMMIT when nothing follows it
+            try connection.transaction { tx in
+                try tx.executeLater("INSERT INTO \(unsafeSQL: table) VALUES (\(22), \(-1))")
+            }
+        }
+        #expect(try count(other) == 4)
+        // A transaction that throws before sending anything sends nothing; the connection goes on.
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try connection.transaction { tx in
+                try tx.executeLater("INSERT INTO \(unsafeSQL: table) VALUES (\(23), \(0))")
+                throw Abort()
+            }
+        }
+        #expect(try count(connection) == 4)
+        #expect(!connection.isInTransaction)
+    }
+
     @Test func migrationsApplyOnceEvenWhenRunTwice() throws {
         let connection = try Connection(url: Self.url)
         let table = "migration_test_\(UInt32.random(in: 0...UInt32.max))"

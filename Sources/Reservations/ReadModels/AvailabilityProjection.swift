@@ -44,26 +44,26 @@ public struct AvailabilityProjection: Projection {
             let version = recorded.streamVersion
             switch try AvailabilityShard.eventTypes.decode(recorded) {
             case .opened(let e):
-                try connection.execute(
+                try connection.executeLater(
                     """
                     INSERT INTO \(unsafeSQL: table) (stream_id, concert_id, level_id, shard, version, capacity)
                     VALUES (\(stream), \(e.concertId), \(e.levelId), \(e.shard), \(version), \(e.capacity))
                     ON CONFLICT (stream_id) DO NOTHING
                     """)
             case .capacityChanged(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET capacity = \(e.capacity), version = \(version) WHERE stream_id = \(stream)"
                 )
             case .held(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET held = held + \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
                 )
             case .released(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET held = held - \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
                 )
             case .closed:
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET closed = true, version = \(version) WHERE stream_id = \(stream)")
             }
         }

@@ -39,7 +39,7 @@ public struct ReservationsProjection: Projection {
             switch try Reservation.eventTypes.decode(recorded) {
             case .held(let e):
                 let items = String(decoding: try JSONEncoder().encode(e.items), as: UTF8.self)
-                try connection.execute(
+                try connection.executeLater(
                     """
                     INSERT INTO \(unsafeSQL: table) (id, checkout_id, user_id, concert_id, status, items, held_at, expires_at, updated_at)
                     VALUES (\(e.reservationId), \(e.checkoutId), \(e.userId), \(e.concertId), 'held', \(items)::jsonb,
@@ -47,15 +47,15 @@ public struct ReservationsProjection: Projection {
                     ON CONFLICT (id) DO NOTHING
                     """)
             case .cancelled(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'cancelled', updated_at = \(e.cancelledAt) WHERE id = \(e.reservationId)"
                 )
             case .expired(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'expired', updated_at = \(e.expiredAt) WHERE id = \(e.reservationId)"
                 )
             case .confirmed(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'confirmed', updated_at = \(e.confirmedAt) WHERE id = \(e.reservationId)"
                 )
             }

@@ -35,13 +35,13 @@ public struct CartsProjection: Projection {
             let at = recorded.recordedAt
             switch try ShoppingCart.eventTypes.decode(recorded) {
             case .opened(let e):
-                try connection.execute(
+                try connection.executeLater(
                     """
                     INSERT INTO \(unsafeSQL: table) (id, user_id, status, updated_at)
                     VALUES (\(e.cartId), \(e.userId), 'open', \(e.openedAt)) ON CONFLICT (id) DO NOTHING
                     """)
             case .itemAdded(let e):
-                try connection.execute(
+                try connection.executeLater(
                     """
                     UPDATE \(unsafeSQL: table) SET dropped = '[]', updated_at = \(at),
                         concert_ids = CASE WHEN \(e.item.concertId) = ANY(concert_ids) THEN concert_ids
@@ -51,25 +51,25 @@ public struct CartsProjection: Projection {
             case .itemDropped(let e):
                 let entry =
                     #"[{"concertId":\#(Self.quote(e.concertId)),"ticketLevelId":\#(Self.quote(e.ticketLevelId)),"reason":\#(Self.quote(e.reason))}]"#
-                try connection.execute(
+                try connection.executeLater(
                     """
                     UPDATE \(unsafeSQL: table) SET dropped = dropped || \(entry)::jsonb, updated_at = \(at),
                         concert_ids = array_remove(concert_ids, \(e.concertId))
                     WHERE id = \(e.cartId)
                     """)
             case .itemRemoved(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET dropped = '[]', updated_at = \(at) WHERE id = \(e.cartId)")
             case .quantityChanged(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET dropped = '[]', updated_at = \(at) WHERE id = \(e.cartId)")
             case .deliveryChosen(let e):
-                try connection.execute("UPDATE \(unsafeSQL: table) SET updated_at = \(at) WHERE id = \(e.cartId)")
+                try connection.executeLater("UPDATE \(unsafeSQL: table) SET updated_at = \(at) WHERE id = \(e.cartId)")
             case .confirmed(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'confirmed', updated_at = \(at) WHERE id = \(e.cartId)")
             case .cancelled(let e):
-                try connection.execute(
+                try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'cancelled', updated_at = \(at) WHERE id = \(e.cartId)")
             }
         }

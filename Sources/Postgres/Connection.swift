@@ -120,7 +120,12 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: SQLQuery) throws -> Rows {
         try withHandle(sendsKept: true) { handle in
-            if !pending.isEmpty, let result = try sendPipeline(handle, then: query) { return Rows(result: result) }
+            if !pending.isEmpty {
+                guard let result = try sendPipeline(handle, then: query) else {
+                    throw PostgresError(kind: .protocolViolation, message: "no result for a pipelined statement")
+                }
+                return Rows(result: result)
+            }
             if query.parameters.isEmpty { return Rows(result: try Connection.exec(handle, query)) }
             return Rows(result: try executeCached(handle, query))
         }

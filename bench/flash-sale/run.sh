@@ -130,6 +130,9 @@ pgbench_cmd=$(pg_bindir)/pgbench
 step "Flash sale: $customers customers, golden circle $golden + regular $regular tickets, $connections connections"
 install_deps
 build_release
+# What the binary was built from (the tree may change while the run goes on).
+commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
 trap cleanup EXIT
 
 # Leftovers of an earlier run (FLASH_KEEP=1) go first: every run starts from an empty database.
@@ -204,8 +207,11 @@ setup_signin_s=$(jget "$work/customers.json" signin_s)
 wait_projections() {
     local deadline=$((SECONDS + ${FLASH_PROJECTION_WAIT:-600})) behind
     while :; do
-        behind=$(psql_db "$DB_NAME" "SELECT count(*) FROM es_checkpoints WHERE kind <> 'inline'
-            AND position < (SELECT coalesce(max(global_position), 0) FROM es_events)")
+        # Behind the last event in the global order, (transaction id, position): the highest
+        # position may belong to an earlier transaction, and come before it.
+        behind=$(psql_db "$DB_NAME" "SELECT count(*) FROM es_checkpoints AS c, (SELECT transaction_id, global_position
+            FROM es_events ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS head
+            WHERE c.kind <> 'inline' AND (c.transaction_id, c.position) < (head.transaction_id, head.global_position)")
         [[ $behind == 0 ]] && return 0
         ((SECONDS < deadline)) || { warn "projections still behind after ${FLASH_PROJECTION_WAIT:-600} s ($behind)"; return 0; }
         sleep 0.5
@@ -424,8 +430,6 @@ verdict=$([[ $goal_met == 1 ]] && echo "met" || echo "missed")
 checks_verdict=$([[ ${#failures[@]} == 0 ]] && echo "all passed" || echo "FAILED: ${failures[*]}")
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
-commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
 [[ $dirty == 0 || $main_bin != "$ENCORE_ROOT/.build/release/encore" ]] || commit="$commit + $dirty changed files under Sources"
 [[ -z ${ENCORE_BIN_NOTE:-} ]] || commit="$commit; $ENCORE_BIN_NOTE"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -474,14 +478,16 @@ section+=$(cat <<'EOF'
 
 
 Design (lead's, `Sources/Reservations/Reserving/TicketReservations.swift`): each ticket level's
-availability is split into shard streams (about 250 tickets each, at most 16; golden circle 8,
-regular 16), with an inline snapshot row per shard in `availability_shards`. A confirm reserves
+availability is split into shard streams (about 100 tickets each, at most 32; golden circle 20,
+regular 32), with an inline snapshot row per shard in `availability_shards`. A confirm reserves
 all items of the cart in one short transaction: items in a fixed order, each from a shard row
 locked with `FOR UPDATE SKIP LOCKED` starting at a random shard (so concurrent confirms spread
 over the shards instead of queueing on one row), a `TicketsHeld` event per shard appended with
 the version the locked row holds, one `ReservationHeld` per concert and the cart's
 `CartConfirmed`; only when every free shard is locked does it wait, and only when the level's
 total rest is too small does it answer 409 naming the level, rolling back so nothing is held.
+Statements that need no answer (the BEGIN, the inline read-model writes) travel with the next
+one that does (libpq pipeline mode, since f60b694).
 
 Profile, prototypes measured against this design and recommendations: `bench/flash-sale/FINDINGS.md`.
 EOF

@@ -170,9 +170,12 @@ public final class Connection: @unchecked Sendable {
         let result: OpaquePointer? = withCStrings(query.parameters) { values in
             PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
         }
-        guard let result else {
-            throw PostgresError.connection(handle, "no result from PostgreSQL")
-        }
+        return try checked(result, handle)
+    }
+
+    /// A statement's result when it succeeded; otherwise frees it and throws its error.
+    static func checked(_ result: OpaquePointer?, _ handle: OpaquePointer) throws -> OpaquePointer {
+        guard let result else { throw PostgresError.connection(handle, "no result from PostgreSQL") }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
             return result

@@ -90,14 +90,6 @@ extension Connection {
         let result: OpaquePointer? = withCStrings(parameters) { values in
             PQexecPrepared(handle, name, Int32(parameters.count), values, nil, nil, 0)
         }
-        guard let result else { throw PostgresError.connection(handle, "no result from PostgreSQL") }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-            return result
-        default:
-            let error = PostgresError.from(result: result, connection: handle)
-            PQclear(result)
-            throw error
-        }
+        return try Connection.checked(result, handle)
     }
 }

@@ -93,7 +93,7 @@ enum AppendStatement {
         """
 
     /// NOTIFY only while a projection daemon waits: NOTIFY serialises commits cluster-wide.
-    private static let notify = """
+    static let notify = """
         CASE WHEN EXISTS (SELECT 1 FROM es_subscribers AS w WHERE w.waiting_since > now() - interval '1 minute')
              THEN pg_notify('\(EventStoreSchema.notificationChannel)', '') END AS notified
         """

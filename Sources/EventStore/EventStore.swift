@@ -18,15 +18,19 @@ public struct EventStore {
     public let joinsCallerTransaction: Bool
     /// The schema of the live read models that inline projections write.
     public let readModelSchema: String
+    /// Shared by the stores of a process's threads, so that concurrent appends share
+    /// transactions (see `GroupCommit`); nil: every append is its own transaction.
+    public let groupCommit: GroupCommit?
 
     public init(
         connection: Connection, inlineProjections: [any Projection] = [], joinsCallerTransaction: Bool = false,
-        readModelSchema: String = "public"
+        readModelSchema: String = "public", groupCommit: GroupCommit? = nil
     ) {
         self.connection = connection
         self.inlineProjections = inlineProjections
         self.joinsCallerTransaction = joinsCallerTransaction
         self.readModelSchema = readModelSchema
+        self.groupCommit = groupCommit
     }
 
     // MARK: Appending
@@ -43,6 +47,23 @@ public struct EventStore {
     ) throws -> AppendResult {
         let request = StreamAppend(
             streamId: streamId, streamType: streamType, expectedVersion: expectedVersion, events: events)
+        if let groupCommit, !joinsCallerTransaction, !connection.isInTransaction,
+            GroupCommit.accepts(request, idempotencyKey: idempotencyKey)
+        {
+            let pending = GroupCommit.Pending(
+                request: request, metadata: metadata, projections: inlineProjections,
+                readModelSchema: readModelSchema)
+            switch groupCommit.append(pending, leadingOn: connection) {
+            case .appended(let result):
+                return result
+            case .refused:
+                throw WrongExpectedVersion(
+                    streamId: streamId, expected: expectedVersion,
+                    actual: try Self.currentVersion(of: streamId, on: connection))
+            case .runAlone:
+                break
+            }
+        }
         return try appending(idempotencyKey: idempotencyKey) {
             try inTransactionIfNeeded(inlineProjections.isEmpty) { connection in
                 let recorded = try Self.append(
@@ -166,12 +187,22 @@ public struct EventStore {
                 recordedAt = try row.decode("recorded_at")
             }
         }
-        inserted.sort { $0.version < $1.version }
+        return recorded(
+            request, metadata: metadata, inserted: inserted, transactionId: transactionId, recordedAt: recordedAt)
+    }
+
+    /// An append's result and recorded events, from the versions and positions its INSERT
+    /// returned (one per event, in any order).
+    static func recorded(
+        _ request: StreamAppend, metadata: EventMetadata, inserted: [(version: Int64, position: Int64)],
+        transactionId: UInt64, recordedAt: Date
+    ) -> (result: AppendResult, events: [RecordedEvent]) {
+        let inserted = inserted.sorted { $0.version < $1.version }
         let positions = inserted.map(\.position)
         let result = AppendResult(
             streamId: request.streamId, version: inserted[inserted.count - 1].version, positions: positions,
             transactionId: transactionId)
-        let recorded = events.enumerated().map { index, event in
+        let recorded = request.events.enumerated().map { index, event in
             RecordedEvent(
                 globalPosition: positions[index], transactionId: transactionId, eventId: event.id,
                 streamId: request.streamId, streamType: request.streamType,

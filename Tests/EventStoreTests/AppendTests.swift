@@ -132,16 +132,18 @@ import Testing
     }
 
     /// 32 threads append to one stream, each with the version it read: no version is lost or
-    /// duplicated, and every append that lost a race got `WrongExpectedVersion`.
-    @Test func thirtyTwoWritersOnOneStreamLoseNothing() throws {
-        let url = try TestDatabase.fresh()
+    /// duplicated, and every append that lost a race got `WrongExpectedVersion`; also when the
+    /// threads share a `GroupCommit`.
+    @Test(arguments: [false, true]) func thirtyTwoWritersOnOneStreamLoseNothing(groupCommit: Bool) throws {
+        let url = try TestDatabase.fresh("thirtyTwoWritersOnOneStream" + (groupCommit ? "Grouped" : ""))
+        let shared = groupCommit ? GroupCommit() : nil
         let attemptsPerThread = 15
         let wins = Locked([UUID: Int64]())
         let conflicts = Locked(0)
         let failures = Locked([String]())
         onThreads(32) { _ in
             do {
-                let store = EventStore(connection: try Connection(url: url))
+                let store = EventStore(connection: try Connection(url: url), groupCommit: shared)
                 for _ in 0..<attemptsPerThread {
                     let version = try store.streamInfo("contended")?.version ?? 0
                     let event = testEvent()

@@ -1,0 +1,136 @@
+import Foundation
+import Postgres
+import Testing
+
+@testable import EventStore
+
+/// Group commit: a batch of appends in one transaction, each with its own outcome.
+@Suite struct GroupCommitTests {
+    /// One batch, written as a leader writes it: each append is appended or refused by
+    /// itself, and a refused one leaves nothing behind.
+    @Test func aBatchGivesEachAppendItsOwnOutcome() throws {
+        let connection = try Connection(url: TestDatabase.fresh())
+        let projection = EventCounts(kind: .inline)
+        try ProjectionSetup.prepare([projection], on: connection)
+        let store = EventStore(connection: connection)
+        try store.append(to: "at-1", type: "T", expectedVersion: .noStream, events: [testEvent()])
+        try store.append(to: "at-2", type: "T", expectedVersion: .noStream, events: [testEvent(), testEvent()])
+        try store.append(to: "gap", type: "T", expectedVersion: .noStream, events: [testEvent()])
+        try store.append(to: "taken", type: "T", expectedVersion: .noStream, events: [testEvent()])
+
+        func pending(_ stream: String, _ expected: ExpectedVersion) -> GroupCommit.Pending {
+            GroupCommit.Pending(
+                request: StreamAppend(
+                    streamId: stream, streamType: "T", expectedVersion: expected, events: [testEvent()]),
+                metadata: EventMetadata(userId: stream), projections: [projection], readModelSchema: "public")
+        }
+        let batch = [
+            pending("new", .noStream),
+            pending("at-1", .exact(1)),
+            pending("gap", .exact(3)),  // ahead of the stream
+            pending("taken", .noStream),  // exists
+            pending("at-2", .exact(1)),  // version 2 is taken
+        ]
+        let outcomes = GroupCommit.write(batch, on: connection)
+
+        guard case .appended(let new) = outcomes[0], case .appended(let atOne) = outcomes[1] else {
+            Issue.record("expected two appends, got \(outcomes)")
+            return
+        }
+        #expect(new.version == 1 && new.positions.count == 1)
+        #expect(atOne.version == 2 && atOne.transactionId == new.transactionId)
+        #expect(atOne.positions[0] > new.positions[0])
+        for refused in outcomes[2...] {
+            guard case .refused = refused else {
+                Issue.record("expected a refusal, got \(refused)")
+                continue
+            }
+        }
+        #expect(try store.readStream("new").map(\.streamVersion) == [1])
+        #expect(try store.readStream("new")[0].metadata == EventMetadata(userId: "new"))
+        #expect(try store.readStream("at-1").map(\.streamVersion) == [1, 2])
+        #expect(try store.readStream("at-2").map(\.streamVersion) == [1, 2])
+        #expect(try store.readStream("gap").count == 1)
+        #expect(try store.readStream("taken").count == 1)
+        // The inline projection saw the appended events only (the earlier appends had none).
+        #expect(try EventCounts.read(on: connection) == ["new": 1, "at-1": 1])
+    }
+
+    /// A batch that fails as a whole (here: an event id used before) commits nothing, and
+    /// each append is run again by itself.
+    @Test func aFailedBatchCommitsNothingAndEachAppendRunsAlone() throws {
+        let url = try TestDatabase.fresh()
+        let connection = try Connection(url: url)
+        let store = EventStore(connection: connection)
+        let used = testEvent()
+        try store.append(to: "first", type: "T", expectedVersion: .noStream, events: [used])
+        let batch = [
+            GroupCommit.Pending(
+                request: StreamAppend(
+                    streamId: "fine", streamType: "T", expectedVersion: .noStream, events: [testEvent()]),
+                metadata: EventMetadata(), projections: [], readModelSchema: "public"),
+            GroupCommit.Pending(
+                request: StreamAppend(streamId: "again", streamType: "T", expectedVersion: .noStream, events: [used]),
+                metadata: EventMetadata(), projections: [], readModelSchema: "public"),
+        ]
+        let outcomes = GroupCommit.write(batch, on: connection)
+        #expect(outcomes.map { if case .runAlone = $0 { true } else { false } } == [true, true])
+        #expect(try store.streamInfo("fine") == nil)
+        #expect(try store.streamInfo("again") == nil)
+        #expect(!connection.isInTransaction)
+
+        // Through the store, the duplicate's own error reaches its caller, and only it.
+        let grouped = EventStore(connection: connection, groupCommit: GroupCommit())
+        #expect(throws: PostgresError.self) {
+            try grouped.append(to: "again", type: "T", expectedVersion: .noStream, events: [used])
+        }
+        #expect(
+            try grouped.append(to: "fine", type: "T", expectedVersion: .noStream, events: [testEvent()]).version == 1)
+    }
+
+    /// Many threads sharing one `GroupCommit`, each appending to its own streams (one-event
+    /// appends, which are batched, between appends of two and three, which are not): every
+    /// append lands once, in order, and an inline projection counts each event once.
+    @Test func concurrentWritersSharingAGroupCommitLoseNothing() throws {
+        let url = try TestDatabase.fresh()
+        let projection = EventCounts(kind: .inline)
+        try ProjectionSetup.prepare([projection], on: Connection(url: url))
+        let groupCommit = GroupCommit(maxBatch: 8)
+        let failures = Locked([String]())
+        let writers = 16
+        let appendsPerWriter = 40
+        onThreads(writers) { writer in
+            do {
+                let store = EventStore(
+                    connection: try Connection(url: url), inlineProjections: [projection], groupCommit: groupCommit)
+                var versions = [Int64](repeating: 0, count: 4)
+                for turn in 0..<appendsPerWriter {
+                    let stream = turn % 4
+                    let events = (0...(turn % 3)).map { _ in testEvent() }
+                    let result = try store.append(
+                        to: "w\(writer)-\(stream)", type: "T", expectedVersion: .version(versions[stream]),
+                        events: events)
+                    #expect(result.version == versions[stream] + Int64(events.count))
+                    versions[stream] = result.version
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.value.isEmpty)
+        let connection = try Connection(url: url)
+        let store = EventStore(connection: connection)
+        let counts = try EventCounts.read(on: connection)
+        for writer in 0..<writers {
+            for stream in 0..<4 {
+                let events = try store.readStream("w\(writer)-\(stream)")
+                #expect(events.map(\.streamVersion) == Array(1...Int64(events.count)))
+                #expect(counts["w\(writer)-\(stream)"] == Int64(events.count))
+            }
+        }
+        let total = try connection.query("SELECT count(*) AS n FROM es_events").first!.decode("n", as: Int64.self)
+        // Each writer's turns append 1, 2, 3, 1, 2, 3, ... events.
+        let perWriter = (0..<appendsPerWriter).reduce(0) { $0 + $1 % 3 + 1 }
+        #expect(total == Int64(writers * perWriter))
+    }
+}

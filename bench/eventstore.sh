@@ -2,7 +2,9 @@
 # Event store benchmark, all in one run on one throwaway PostgreSQL cluster:
 #   - appends per second with 1 and 16 concurrent writers, 1-event and 10-event appends
 #     (`encore-bench append`: each writer has its own connection and thread, and appends to
-#     100 streams in turn with the exact expected version);
+#     100 streams in turn with the exact expected version); the 16 writers of one-event
+#     appends also with one `GroupCommit` shared between them (concurrent one-event appends
+#     share an INSERT and its transaction; appends of several events are not batched);
 #   - the raw ceiling: pgbench with a custom script doing one INSERT per transaction of a row
 #     of the same size (~150-byte JSON data, ids, metadata), 1 and 16 clients, prepared;
 #   - the Python `eventsourcing` package (PyPI, with its PostgreSQL extra) as a peer, 16
@@ -18,7 +20,8 @@
 # Needs: PostgreSQL server binaries (pg_config --bindir, or PGBIN), pgbench, python3, swift.
 #
 # Environment: DURATION (seconds per measurement, default 10), CATCHUP_EVENTS (default
-# 200000), SCRATCH (swift build scratch path, default .build), RECORD=1 to update RESULTS.md.
+# 200000), SCRATCH (swift build scratch path, default .build), RECORD=1 to update RESULTS.md
+# (a "### Notes" part of the old section is kept).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -106,6 +109,8 @@ pgbench_tps 16 >"$WORK/rate"; RAW16=$(cat "$WORK/rate"); RAW16_CPU=$RAW_CPU_MS
 echo "raw pgbench, 16 clients: $RAW16 tps, $RAW16_CPU CPU ms per transaction" >&2
 append_rate 16 1 >"$WORK/rate"; ES16=$(cat "$WORK/rate"); ES16_CPU=$ES_CPU_MS
 echo "encore, 16 writers x 1 event: $ES16 appends/s, $ES16_CPU CPU ms per append" >&2
+append_rate 16 1 --group-commit >"$WORK/rate"; ES16G=$(cat "$WORK/rate"); ES16G_CPU=$ES_CPU_MS
+echo "encore, 16 writers x 1 event, group commit: $ES16G appends/s, $ES16G_CPU CPU ms per append" >&2
 ES16N=$(append_rate 16 1 --notify-every-append); echo "encore, 16 writers x 1 event, NOTIFY on every append: $ES16N appends/s" >&2
 ES1X10=$(append_rate 1 10); echo "encore, 1 writer x 10 events: $ES1X10 appends/s" >&2
 ES16X10=$(append_rate 16 10); echo "encore, 16 writers x 10 events: $ES16X10 appends/s" >&2
@@ -134,9 +139,11 @@ of JSON plus metadata.
 | raw pgbench: one INSERT per transaction (tps) | $RAW1 | $RAW16 |
 | encore append, 1 event (appends/s) | $ES1 ($(ratio "$ES1" "$RAW1") of raw) | $ES16 ($(ratio "$ES16" "$RAW16") of raw) |
 | encore append, 10 events (appends/s) | $ES1X10 ($((ES1X10 * 10)) events/s) | $ES16X10 ($((ES16X10 * 10)) events/s) |
+| encore append, 1 event, group commit (appends/s) | | $ES16G ($(ratio "$ES16G" "$RAW16") of raw) |
 | Python eventsourcing 9.5, 1 event (appends/s) | | $PY16 (encore: $(ratio "$ES16" "$PY16")) |
 | encore append, 1 event, NOTIFY in every append (appends/s) | | $ES16N ($(ratio "$ES16N" "$ES16") of without) |
 | CPU per transaction, cluster + client (ms): raw INSERT / encore 1-event append | | $RAW16_CPU / $ES16_CPU (raw's cost is $(ratio "$RAW16_CPU" "$ES16_CPU") of ours) |
+| CPU per 1-event append with group commit, cluster + client (ms) | | $ES16G_CPU (raw's cost is $(ratio "$RAW16_CPU" "$ES16G_CPU") of it) |
 
 Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS events, each event updating its
 stream's row): $CATCHUP events/s; $CATCHUP_CPU events per CPU second of cluster and client together (the rate on an
@@ -155,8 +162,15 @@ import re, sys
 path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
 text = open(path).read()
 pattern = re.compile(r"^## Event store\n.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
+found = pattern.search(text)
+if found:
+    # A hand-written "### Notes" part of the old section (readings, analysis) is kept.
+    old = found.group(0)
+    notes = old[old.index("### Notes"):].rstrip() + "\n" if "### Notes" in old else ""
+    text = pattern.sub(lambda _: section + ("\n" + notes if notes else "") + "\n", text, count=1)
+else:
+    text = text.rstrip() + "\n\n" + section
+open(path, "w").write(text.rstrip() + "\n")
 PY
     echo "recorded in $FILE" >&2
 fi

@@ -25,6 +25,8 @@ struct AppendCommand: ParsableCommand {
     @Option(help: "Label printed with the result.") var label = ""
     @Flag(help: "Pretend a subscriber is waiting, so that every append sends NOTIFY (to measure its cost).")
     var notifyEveryAppend = false
+    @Flag(help: "Share one GroupCommit between the writers, so that concurrent one-event appends share transactions.")
+    var groupCommit = false
 
     func run() throws {
         let url = try database.url()
@@ -46,10 +48,11 @@ struct AppendCommand: ParsableCommand {
         let totals = Locked(0)  // warm-up included, to divide CPU time by
         let phase = Locked(0)  // 0 warm-up, 1 measuring, 2 stop
         let failures = Locked([String]())
+        let shared = groupCommit ? GroupCommit() : nil
         let threads = (0..<writers).map { writer in
             Thread {
                 do {
-                    let store = EventStore(connection: try Connection(url: url))
+                    let store = EventStore(connection: try Connection(url: url), groupCommit: shared)
                     let metadata = EventMetadata(
                         correlationId: UUID().uuidString.lowercased(), userId: "bench-\(writer)")
                     var versions = [Int64](repeating: 0, count: streams)

@@ -114,3 +114,52 @@ enum AppendStatement {
         """
     }
 }
+
+/// One INSERT for appends to many streams, each with an exact (or "no stream") expected
+/// version: every event of every append, in the given order, in one statement.
+///
+/// Each row names its stream, the version its chain of appends starts after (`base`) and its
+/// place in that chain (`ord`, from 1): the row is version `base + ord`. A row is written only
+/// if `base` exists (or is 0). Its version must be free: `skippingTaken` skips a taken one
+/// (`ON CONFLICT DO NOTHING`: group commit, where each append fails by itself); otherwise the
+/// unique index refuses it and the statement fails (`appendMany`, all or nothing). Returns the
+/// stream id, version and position of every row written.
+enum ManyStreamsStatement {
+    struct Row {
+        let request: StreamAppend
+        let base: Int64
+        let ord: Int
+        let event: NewEvent
+        let metadataJSON: String
+    }
+
+    static func query(_ rows: [Row], skippingTaken: Bool) -> SQLQuery {
+        SQLQuery(
+            unsafeSQL: skippingTaken ? skipping : strict,
+            parameters: [
+                SQLArray(rows.map(\.request.streamId)).postgresText,
+                SQLArray(rows.map(\.request.streamType)).postgresText,
+                SQLArray(unquoted: rows.map(\.base)).postgresText, SQLArray(unquoted: rows.map(\.ord)).postgresText,
+                SQLArray(unquoted: rows.map(\.event.id.lowercaseText)).postgresText,
+                SQLArray(rows.map(\.event.type)).postgresText,
+                SQLArray(unquoted: rows.map(\.event.schemaVersion)).postgresText,
+                SQLArray(rows.map(\.event.data)).postgresText, SQLArray(rows.map(\.metadataJSON)).postgresText,
+            ])
+    }
+
+    private static let insert = """
+        INSERT INTO es_events AS e
+            (event_id, stream_id, stream_type, stream_version, event_type, schema_version, data, metadata)
+        SELECT u.id, u.stream, u.stype, u.base + u.ord, u.typ, u.sv, u.d, u.meta
+        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::integer[],
+                    $8::jsonb[], $9::jsonb[]) WITH ORDINALITY AS u(stream, stype, base, ord, id, typ, sv, d, meta, n)
+        WHERE u.base = 0
+           OR EXISTS (SELECT 1 FROM es_events AS x WHERE x.stream_id = u.stream AND x.stream_version = u.base)
+        ORDER BY u.n
+        """
+    private static let returning = """
+        RETURNING e.stream_id, e.global_position, e.transaction_id, e.stream_version, e.recorded_at, \(AppendStatement.notify)
+        """
+    static let strict = insert + "\n" + returning
+    static let skipping = insert + "\nON CONFLICT (stream_id, stream_version) DO NOTHING\n" + returning
+}

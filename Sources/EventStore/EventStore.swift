@@ -78,20 +78,36 @@ public struct EventStore {
     ///
     /// Use sparingly: one stream is one consistency boundary, and a command that must change
     /// two at once usually means the boundaries are drawn wrong. Say why at every use. The
-    /// streams are locked in id order, so two such appends cannot deadlock; the results come
-    /// back in the order of `appends`.
+    /// results come back in the order of `appends`; an append's own `metadata`, when it has
+    /// one, is used instead of `metadata`. Several appends to one stream follow each other:
+    /// each expects the version the one before it reaches.
+    ///
+    /// With exact (or "no stream") expected versions it is one INSERT of every event
+    /// (`ManyStreamsStatement`), its rows in stream id order, so two such appends take the
+    /// stream versions' index entries in the same order and cannot deadlock; otherwise one
+    /// INSERT per append, in stream id order.
     @discardableResult
     public func appendMany(
         _ appends: [StreamAppend], metadata: EventMetadata = EventMetadata(), idempotencyKey: String? = nil
     ) throws -> [AppendResult] {
         try appending(idempotencyKey: idempotencyKey) {
             try inTransactionIfNeeded(false) { connection in
+                let order = appends.indices.sorted { (appends[$0].streamId, $0) < (appends[$1].streamId, $1) }
                 var results = [AppendResult?](repeating: nil, count: appends.count)
-                for index in appends.indices.sorted(by: { appends[$0].streamId < appends[$1].streamId }) {
-                    let recorded = try Self.append(
-                        appends[index], metadata: metadata, idempotencyKey: nil, on: connection)
-                    try applyInlineProjections(recorded.events, on: connection)
-                    results[index] = recorded.result
+                if appends.allSatisfy({ $0.expectedVersion != .any && !$0.events.isEmpty }) {
+                    let recorded = try Self.appendInOneStatement(
+                        order.map { (appends[$0], appends[$0].metadata ?? metadata) }, on: connection)
+                    try applyInlineProjections(
+                        recorded.flatMap(\.events).sorted { $0.globalPosition < $1.globalPosition }, on: connection)
+                    for (index, one) in zip(order, recorded) { results[index] = one.result }
+                } else {
+                    for index in order {
+                        let recorded = try Self.append(
+                            appends[index], metadata: appends[index].metadata ?? metadata, idempotencyKey: nil,
+                            on: connection)
+                        try applyInlineProjections(recorded.events, on: connection)
+                        results[index] = recorded.result
+                    }
                 }
                 let all = results.compactMap { $0 }
                 if let idempotencyKey {
@@ -102,6 +118,81 @@ public struct EventStore {
                 return all
             }
         }
+    }
+
+    /// The appends (none "any version", none empty; those to one stream in version order) in
+    /// one statement, inside the caller's transaction; results in the order given.
+    private static func appendInOneStatement(
+        _ appends: [(request: StreamAppend, metadata: EventMetadata)], on connection: Connection
+    ) throws -> [(result: AppendResult, events: [RecordedEvent])] {
+        // Appends to one stream form a chain: the rows after the first append's expected version.
+        var rows: [ManyStreamsStatement.Row] = []
+        var chains: [String: (base: Int64, next: Int)] = [:]
+        for (request, metadata) in appends {
+            let expected = max(0, request.expectedVersion.sqlValue)
+            let chain = chains[request.streamId] ?? (expected, 1)
+            guard expected == chain.base + Int64(chain.next) - 1 else {
+                throw WrongExpectedVersion(
+                    streamId: request.streamId, expected: request.expectedVersion,
+                    actual: chain.base + Int64(chain.next) - 1)
+            }
+            let metadataJSON = metadata.json
+            for (index, event) in request.events.enumerated() {
+                rows.append(
+                    ManyStreamsStatement.Row(
+                        request: request, base: chain.base, ord: chain.next + index, event: event,
+                        metadataJSON: metadataJSON))
+            }
+            chains[request.streamId] = (chain.base, chain.next + request.events.count)
+        }
+        let result: Rows
+        do {
+            result = try connection.query(ManyStreamsStatement.query(rows, skippingTaken: false))
+        } catch let error as PostgresError
+            where error.isUniqueViolation && error.constraint == AppendStatement.versionConstraint
+        {
+            // "Key (stream_id, stream_version)=(<stream>, <version>) already exists."
+            let taken = error.detail.flatMap(Self.streamOfTakenVersion)
+            let request = appends.first { $0.request.streamId == taken }?.request ?? appends[0].request
+            throw WrongExpectedVersion(
+                streamId: request.streamId, expected: request.expectedVersion,
+                actual: max(request.expectedVersion.sqlValue, 0) + 1)
+        }
+        var positions: [String: [Int64: Int64]] = [:]
+        var transactionId: UInt64 = 0
+        var recordedAt = Date()
+        for (index, row) in result.enumerated() {
+            positions[try row.decode("stream_id"), default: [:]][try row.decode("stream_version")] =
+                try row.decode("global_position")
+            if index == 0 {
+                transactionId = try row.decode("transaction_id")
+                recordedAt = try row.decode("recorded_at")
+            }
+        }
+        return try appends.map { request, metadata in
+            let expected = max(0, request.expectedVersion.sqlValue)
+            let inserted = try (1...Int64(request.events.count)).map { offset in
+                guard let position = positions[request.streamId]?[expected + offset] else {
+                    // The chain's first expected version does not exist: none of it was inserted.
+                    throw WrongExpectedVersion(
+                        streamId: request.streamId, expected: request.expectedVersion,
+                        actual: try currentVersion(of: request.streamId, on: connection))
+                }
+                return (version: expected + offset, position: position)
+            }
+            return recorded(
+                request, metadata: metadata, inserted: inserted, transactionId: transactionId, recordedAt: recordedAt)
+        }
+    }
+
+    /// The stream id in a unique violation's detail on (stream id, stream version).
+    static func streamOfTakenVersion(_ detail: String) -> String? {
+        let prefix = "Key (stream_id, stream_version)=("
+        let suffix = ") already exists."
+        guard detail.hasPrefix(prefix), detail.hasSuffix(suffix) else { return nil }
+        let pair = detail.dropFirst(prefix.count).dropLast(suffix.count)
+        guard let comma = pair.range(of: ", ", options: .backwards) else { return nil }
+        return String(pair[..<comma.lowerBound])
     }
 
     /// Runs an append; on a repeated idempotency key, returns the stored results instead.
@@ -246,12 +337,18 @@ public struct StreamAppend: Sendable, Equatable {
     public var streamType: String
     public var expectedVersion: ExpectedVersion
     public var events: [NewEvent]
+    /// This append's metadata, where one `appendMany` carries appends of several commands.
+    public var metadata: EventMetadata?
 
-    public init(streamId: String, streamType: String, expectedVersion: ExpectedVersion, events: [NewEvent]) {
+    public init(
+        streamId: String, streamType: String, expectedVersion: ExpectedVersion, events: [NewEvent],
+        metadata: EventMetadata? = nil
+    ) {
         self.streamId = streamId
         self.streamType = streamType
         self.expectedVersion = expectedVersion
         self.events = events
+        self.metadata = metadata
     }
 }
 

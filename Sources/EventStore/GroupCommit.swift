@@ -43,6 +43,9 @@ public final class GroupCommit: @unchecked Sendable {
     private var queue: [Pending] = []
     private var leading = false
 
+    /// The process's: the commands of the pool's worker threads append through it.
+    public static let shared = GroupCommit()
+
     public init(maxBatch: Int = 64) {
         precondition(maxBatch >= 1)
         self.maxBatch = maxBatch
@@ -145,7 +148,14 @@ public final class GroupCommit: @unchecked Sendable {
         var inserted: [String: (version: Int64, position: Int64)] = [:]
         var transactionId: UInt64 = 0
         var recordedAt = Date()
-        for (index, row) in try connection.query(BatchStatement.query(batch)).enumerated() {
+        for (index, row) in try connection.query(
+            ManyStreamsStatement.query(
+                batch.map {
+                    ManyStreamsStatement.Row(
+                        request: $0.request, base: max(0, $0.request.expectedVersion.sqlValue), ord: 1,
+                        event: $0.request.events[0], metadataJSON: $0.metadata.json)
+                }, skippingTaken: true)
+        ).enumerated() {
             inserted[try row.decode("stream_id")] = (
                 try row.decode("stream_version"), try row.decode("global_position")
             )
@@ -193,39 +203,4 @@ public final class GroupCommit: @unchecked Sendable {
     private static func sameProjections(_ a: Pending, _ b: Pending) -> Bool {
         a.readModelSchema == b.readModelSchema && a.projections.map(\.name) == b.projections.map(\.name)
     }
-}
-
-/// The batch's INSERT: one event per append, one append per stream, in batch order.
-///
-/// A row is written only if its append's expected version exists (or is 0) and the version
-/// after it is free; a refused append inserts nothing and returns no row.
-enum BatchStatement {
-    static func query(_ batch: [GroupCommit.Pending]) -> SQLQuery {
-        let events = batch.map { $0.request.events[0] }
-        return SQLQuery(
-            unsafeSQL: sql,
-            parameters: [
-                SQLArray(batch.map(\.request.streamId)).postgresText,
-                SQLArray(batch.map(\.request.streamType)).postgresText,
-                SQLArray(unquoted: batch.map { max(0, $0.request.expectedVersion.sqlValue) }).postgresText,
-                SQLArray(unquoted: events.map(\.id.lowercaseText)).postgresText,
-                SQLArray(events.map(\.type)).postgresText,
-                SQLArray(unquoted: events.map(\.schemaVersion)).postgresText,
-                SQLArray(events.map(\.data)).postgresText,
-                SQLArray(batch.map(\.metadata.json)).postgresText,
-            ])
-    }
-
-    static let sql = """
-        INSERT INTO es_events AS e
-            (event_id, stream_id, stream_type, stream_version, event_type, schema_version, data, metadata)
-        SELECT u.id, u.stream, u.stype, u.expected + 1, u.typ, u.sv, u.d, u.meta
-        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::jsonb[],
-                    $8::jsonb[]) WITH ORDINALITY AS u(stream, stype, expected, id, typ, sv, d, meta, n)
-        WHERE u.expected = 0
-           OR EXISTS (SELECT 1 FROM es_events AS x WHERE x.stream_id = u.stream AND x.stream_version = u.expected)
-        ORDER BY u.n
-        ON CONFLICT (stream_id, stream_version) DO NOTHING
-        RETURNING e.stream_id, e.global_position, e.transaction_id, e.stream_version, e.recorded_at, \(AppendStatement.notify)
-        """
 }

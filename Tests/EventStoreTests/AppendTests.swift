@@ -88,6 +88,51 @@ import Testing
         #expect(results.map(\.streamId) == ["b", "a"])
         #expect(results.map(\.version) == [2, 1])
         #expect(results[0].transactionId == results[1].transactionId)
+
+        // Several events per stream, each append with its own metadata, in one statement.
+        let many = try store.appendMany(
+            [
+                StreamAppend(
+                    streamId: "b", streamType: "T", expectedVersion: .exact(2), events: [testEvent(), testEvent()],
+                    metadata: EventMetadata(userId: "u-b")),
+                StreamAppend(streamId: "c", streamType: "T", expectedVersion: .noStream, events: [testEvent()]),
+            ], metadata: EventMetadata(userId: "u-all"))
+        #expect(many.map(\.version) == [4, 1])
+        #expect(try store.readStream("b", from: 3).map(\.metadata.userId) == ["u-b", "u-b"])
+        #expect(try store.readStream("c").map(\.metadata.userId) == ["u-all"])
+        // A taken version and a version ahead of the stream: each names its stream.
+        #expect(throws: WrongExpectedVersion(streamId: "c", expected: .noStream, actual: 1)) {
+            try store.appendMany([
+                StreamAppend(streamId: "a", streamType: "T", expectedVersion: .exact(1), events: [testEvent()]),
+                StreamAppend(streamId: "c", streamType: "T", expectedVersion: .noStream, events: [testEvent()]),
+            ])
+        }
+        #expect(throws: WrongExpectedVersion(streamId: "b", expected: .exact(9), actual: 4)) {
+            try store.appendMany([
+                StreamAppend(streamId: "a", streamType: "T", expectedVersion: .exact(1), events: [testEvent()]),
+                StreamAppend(streamId: "b", streamType: "T", expectedVersion: .exact(9), events: [testEvent()]),
+            ])
+        }
+        #expect(try store.streamInfo("a")?.version == 1)
+
+        // Two appends to one stream, the second continuing the first, each with its metadata.
+        let chained = try store.appendMany([
+            StreamAppend(
+                streamId: "c", streamType: "T", expectedVersion: .exact(1), events: [testEvent()],
+                metadata: EventMetadata(userId: "first")),
+            StreamAppend(
+                streamId: "c", streamType: "T", expectedVersion: .exact(2), events: [testEvent(), testEvent()],
+                metadata: EventMetadata(userId: "second")),
+        ])
+        #expect(chained.map(\.version) == [2, 4])
+        #expect(try store.readStream("c").map(\.metadata.userId) == ["u-all", "first", "second", "second"])
+        #expect(throws: WrongExpectedVersion.self) {
+            try store.appendMany([
+                StreamAppend(streamId: "c", streamType: "T", expectedVersion: .exact(4), events: [testEvent()]),
+                StreamAppend(streamId: "c", streamType: "T", expectedVersion: .exact(4), events: [testEvent()]),
+            ])
+        }
+        #expect(try store.streamInfo("c")?.version == 4)
     }
 
     @Test func aRepeatedIdempotencyKeyReturnsTheFirstOutcomeAndAppendsNothing() throws {

@@ -6,15 +6,19 @@ import Postgres
 public struct ConcertCommands {
     public let connection: Connection
     public let inlineProjections: [any Projection]
+    /// Shared with the process's other threads, so that concurrent commands' appends share
+    /// transactions (`GroupCommit`); nil: each append is its own.
+    public let groupCommit: GroupCommit?
 
-    public init(connection: Connection, inlineProjections: [any Projection]) {
+    public init(connection: Connection, inlineProjections: [any Projection], groupCommit: GroupCommit? = nil) {
         self.connection = connection
         self.inlineProjections = inlineProjections
+        self.groupCommit = groupCommit
     }
 
     private var handler: CommandHandler<Concert> {
         CommandHandler<Concert>(
-            store: EventStore(connection: connection, inlineProjections: inlineProjections),
+            store: EventStore(connection: connection, inlineProjections: inlineProjections, groupCommit: groupCommit),
             streamType: Concert.streamType, eventTypes: Concert.eventTypes)
     }
 

@@ -6,16 +6,21 @@ import Postgres
 public struct ShoppingCarts {
     public let connection: Connection
     public let inlineProjections: [any Projection]
+    /// Shared with the process's other threads, so that concurrent commands' appends share
+    /// transactions (`GroupCommit`); nil: each append is its own.
+    public let groupCommit: GroupCommit?
 
-    public init(connection: Connection, inlineProjections: [any Projection]) {
+    public init(connection: Connection, inlineProjections: [any Projection], groupCommit: GroupCommit? = nil) {
         self.connection = connection
         self.inlineProjections = inlineProjections
+        self.groupCommit = groupCommit
     }
 
     func handler(joined: Bool = false) -> CommandHandler<ShoppingCart> {
         CommandHandler<ShoppingCart>(
             store: EventStore(
-                connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: joined),
+                connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: joined,
+                groupCommit: groupCommit),
             streamType: ShoppingCart.streamType, eventTypes: ShoppingCart.eventTypes)
     }
 

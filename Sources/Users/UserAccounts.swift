@@ -13,16 +13,21 @@ import enum Web.Role
 public struct UserAccounts {
     public let connection: Connection
     public let inlineProjections: [any Projection]
+    /// Shared with the process's other threads, so that concurrent commands' appends share
+    /// transactions (`GroupCommit`); nil: each append is its own.
+    public let groupCommit: GroupCommit?
 
-    public init(connection: Connection, inlineProjections: [any Projection]) {
+    public init(connection: Connection, inlineProjections: [any Projection], groupCommit: GroupCommit? = nil) {
         self.connection = connection
         self.inlineProjections = inlineProjections
+        self.groupCommit = groupCommit
     }
 
     private func handler(on connection: Connection, joined: Bool) -> CommandHandler<User> {
         CommandHandler<User>(
             store: EventStore(
-                connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: joined),
+                connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: joined,
+                groupCommit: groupCommit),
             streamType: User.streamType, eventTypes: User.eventTypes)
     }
 

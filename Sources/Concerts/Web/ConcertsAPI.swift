@@ -145,7 +145,8 @@ public enum ConcertsAPI {
     }
 
     static func commands(_ connection: Connection) -> ConcertCommands {
-        ConcertCommands(connection: connection, inlineProjections: ProjectionRegistry.shared.inline)
+        ConcertCommands(
+            connection: connection, inlineProjections: ProjectionRegistry.shared.inline, groupCommit: .shared)
     }
 
     static func find(_ id: String, _ context: RequestContext) throws -> ConcertView {

@@ -77,7 +77,8 @@ enum CartAPI {
     }
 
     static func carts(_ connection: Connection) -> ShoppingCarts {
-        ShoppingCarts(connection: connection, inlineProjections: ProjectionRegistry.shared.inline)
+        ShoppingCarts(
+            connection: connection, inlineProjections: ProjectionRegistry.shared.inline, groupCommit: .shared)
     }
 
     /// The price and what is left of a level, for the cart's rules.

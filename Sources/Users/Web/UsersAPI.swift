@@ -192,6 +192,7 @@ public enum UsersAPI {
     }
 
     static func accounts(_ connection: Connection) -> UserAccounts {
-        UserAccounts(connection: connection, inlineProjections: ProjectionRegistry.shared.inline)
+        UserAccounts(
+            connection: connection, inlineProjections: ProjectionRegistry.shared.inline, groupCommit: .shared)
     }
 }

@@ -63,14 +63,41 @@ import Testing
         }
     }
 
-    @Test func fiftyThreadsNeverOversell() throws {
-        let url = try ReservationsTestDatabase.fresh("race")
+    /// Reserves like `Checkout.confirm` in a rush: through a batcher shared by the threads, so
+    /// that concurrent checkouts are held together (`reserveBatch`); one the batch left out, or
+    /// whose batch failed, reserves by itself.
+    static func reserveBatched(
+        _ checkoutId: String, _ lines: [TicketReservations.Line], user: String, on connection: Connection,
+        retries: Shared<Int>
+    ) -> Outcome {
+        let checkout = TicketReservations.Checkout(
+            checkoutId: checkoutId, userId: user, lines: lines, holdFor: 900, now: Date(), metadata: EventMetadata())
+        let batched = batcher.submit(checkout) { batch in
+            do {
+                return try connection.transaction { tx in
+                    try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)
+                        .reserveBatch(batch)
+                }
+            } catch {
+                return Array(repeating: nil, count: batch.count)
+            }
+        }
+        if let held = batched { return .held(held) }
+        return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+    }
+
+    static let batcher = Batcher<TicketReservations.Checkout, [ReservationHeld]?>(maxBatch: 32) { $0.userId }
+
+    @Test(arguments: [false, true]) func fiftyThreadsNeverOversell(batched: Bool) throws {
+        let reserve = batched ? Self.reserveBatched : Self.reserve
+        let url = try ReservationsTestDatabase.fresh(batched ? "race_batched" : "race")
         let setup = try Connection(url: url)
         try ReservationsTestDatabase.setLevels(Self.hot, [("floor", Self.hotCapacity)], on: setup)
         try ReservationsTestDatabase.setLevels(Self.big, [("stands", Self.bigCapacity)], on: setup)
         let before = try Figures.readModel(on: setup)
         #expect(before.values.filter { $0.concertId == Self.hot }.map(\.capacity) == [100])
-        #expect(before.values.filter { $0.concertId == Self.big }.map(\.capacity).sorted() == [100, 100, 100, 100, 100])
+        #expect(
+            before.values.filter { $0.concertId == Self.big }.map(\.capacity).sorted() == [100, 100, 100, 100, 100])
 
         let connections = try (0..<Self.threads).map { _ in try Connection(url: url) }
         let attempts = Shared<[Attempt]>([])
@@ -120,7 +147,7 @@ import Testing
                     case 3..<7, 9: [Self.line(Self.big, q1)]
                     default: [Self.line(Self.hot, q1), Self.line(Self.big, q2)]
                     }
-                let outcome = Self.reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+                let outcome = reserve(checkoutId, lines, user, connection, retries)
                 attempts.withLock { $0.append(Attempt(checkoutId: checkoutId, lines: lines, outcome: outcome)) }
             }
         }
@@ -135,8 +162,7 @@ import Testing
                     seq += 1
                     let checkoutId = "co-last-t\(thread)-\(seq)"
                     let lines = [Self.line(concert, 1)]
-                    let outcome = Self.reserve(
-                        checkoutId, lines, user: "racer-\(thread)", on: connections[thread], retries: retries)
+                    let outcome = reserve(checkoutId, lines, "racer-\(thread)", connections[thread], retries)
                     attempts.withLock { $0.append(Attempt(checkoutId: checkoutId, lines: lines, outcome: outcome)) }
                     guard case .held = outcome else { break }
                 }

@@ -49,7 +49,7 @@ public struct TicketReservations {
         }
     }
 
-    private var store: EventStore {
+    var store: EventStore {
         EventStore(connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: true)
     }
 
@@ -58,12 +58,9 @@ public struct TicketReservations {
         checkoutId: String, userId: String, lines: [Line], holdFor: TimeInterval, now: Date,
         metadata: EventMetadata = EventMetadata()
     ) throws -> [ReservationHeld] {
-        let sorted = lines.sorted { ($0.concertId, $0.ticketLevelId) < ($1.concertId, $1.ticketLevelId) }
-        var concerts: [String] = []
-        for line in sorted where concerts.last != line.concertId { concerts.append(line.concertId) }
-        return try concerts.enumerated().map { index, concertId in
+        try Self.byConcert(lines).map { index, concertId, lines in
             let reservationId = Self.reservationId(checkoutId: checkoutId, index: index)
-            let items = try sorted.filter { $0.concertId == concertId }.map { line in
+            let items = try lines.map { line in
                 ReservedItem(
                     ticketLevelId: line.ticketLevelId, quantity: line.quantity, unitPrice: line.unitPrice,
                     currency: line.currency, shards: try hold(line, reservationId: reservationId, metadata: metadata))
@@ -82,7 +79,22 @@ public struct TicketReservations {
         "\(checkoutId)-\(index + 1)"
     }
 
-    private struct ShardRow {
+    /// A checkout's lines in the fixed order (concert id, level id), grouped by concert: one
+    /// reservation each, numbered from 0.
+    static func byConcert(_ lines: [Line]) -> [(index: Int, concertId: String, lines: [Line])] {
+        let sorted = lines.sorted { ($0.concertId, $0.ticketLevelId) < ($1.concertId, $1.ticketLevelId) }
+        var groups: [(index: Int, concertId: String, lines: [Line])] = []
+        for line in sorted {
+            if groups.last?.concertId == line.concertId {
+                groups[groups.count - 1].lines.append(line)
+            } else {
+                groups.append((groups.count, line.concertId, [line]))
+            }
+        }
+        return groups
+    }
+
+    struct ShardRow {
         let streamId: String
         let shard: Int
         let version: Int64
@@ -106,15 +118,8 @@ public struct TicketReservations {
         let start = Int.random(in: 0..<ShardPlan.maxShards)
         let lockedList = { "{" + locked.map(String.init).joined(separator: ",") + "}" }
         while remaining > 0 {
-            var row = try connection.query(
-                """
-                SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
-                WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId) AND NOT closed
-                  AND capacity - held - sold > 0 AND NOT (shard = ANY(\(lockedList())::int[]))
-                ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
-                LIMIT 1 FOR UPDATE SKIP LOCKED
-                """
-            ).first.map(ShardRow.init)
+            var row = try lockFreeShard(
+                concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start)
             if row == nil {
                 let rest = try connection.query(
                     """
@@ -168,6 +173,21 @@ public struct TicketReservations {
             remaining -= quantity
         }
         return taken
+    }
+
+    /// Locks the first shard of a level, from `start` on, that has tickets left and that no
+    /// other transaction holds (`SKIP LOCKED`), other than those in `excluding`.
+    func lockFreeShard(concertId: String, levelId: String, excluding: [Int], start: Int) throws -> ShardRow? {
+        let excluded = "{" + excluding.map(String.init).joined(separator: ",") + "}"
+        return try connection.query(
+            """
+            SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
+            WHERE concert_id = \(concertId) AND level_id = \(levelId) AND NOT closed
+              AND capacity - held - sold > 0 AND NOT (shard = ANY(\(excluded)::int[]))
+            ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
+            LIMIT 1 FOR UPDATE SKIP LOCKED
+            """
+        ).first.map(ShardRow.init)
     }
 
     // MARK: Releasing

@@ -1,0 +1,160 @@
+import EventStore
+import Foundation
+import Postgres
+
+/// Holding the tickets of several checkouts at once: the hot concert's write path when many
+/// confirmations arrive together.
+///
+/// `reserve` costs each checkout its own transaction: a lock and an append per shard, an
+/// append per reservation, a commit. `reserveBatch` does a batch of checkouts (gathered by the
+/// caller, see the checkout's `ConfirmBatcher`) in one transaction:
+/// 1. the tickets every level needs, summed over the batch, are locked shard by shard, in the
+///    fixed order (concert id, level id), each level from a random shard on, with
+///    `FOR UPDATE SKIP LOCKED` only: the batch never waits for a shard another transaction
+///    holds;
+/// 2. the checkouts are decided one after the other, in memory, on the locked shards' states
+///    (`AvailabilityShard.decide`, then `evolve`): each gets all its lines or nothing, and one
+///    that the locked shards cannot cover is left out (nothing is held for it);
+/// 3. every shard's `TicketsHeld` events (a chain of appends, one per checkout, each with its
+///    own metadata) and every `ReservationHeld` are appended with one `appendMany`: one
+///    INSERT, the expected versions being those of the locked rows.
+/// A left-out checkout goes through `reserve` afterwards, which waits for locked shards and
+/// names a level that falls short. No shard ever holds more than its capacity, whichever way.
+extension TicketReservations {
+    /// One checkout of a batch.
+    public struct Checkout: Sendable {
+        public let checkoutId: String
+        public let userId: String
+        public let lines: [Line]
+        public let holdFor: TimeInterval
+        public let now: Date
+        public let metadata: EventMetadata
+
+        public init(
+            checkoutId: String, userId: String, lines: [Line], holdFor: TimeInterval, now: Date,
+            metadata: EventMetadata
+        ) {
+            self.checkoutId = checkoutId
+            self.userId = userId
+            self.lines = lines
+            self.holdFor = holdFor
+            self.now = now
+            self.metadata = metadata
+        }
+    }
+
+    /// Holds several checkouts' tickets; must run inside the caller's transaction. Returns,
+    /// per checkout, its reservations, or nil when it was left out (see above).
+    public func reserveBatch(_ checkouts: [Checkout]) throws -> [[ReservationHeld]?] {
+        var demand: [LevelKey: Int] = [:]
+        for checkout in checkouts {
+            for line in checkout.lines { demand[LevelKey(line), default: 0] += line.quantity }
+        }
+        var shards: [LevelKey: [LockedShard]] = [:]
+        for level in demand.keys.sorted() {
+            shards[level] = try lockShards(of: level, covering: demand[level] ?? 0)
+        }
+        var outcomes: [[ReservationHeld]?] = []
+        var reservations: [StreamAppend] = []
+        for checkout in checkouts {
+            var trial = shards
+            guard let held = try hold(checkout, on: &trial) else {
+                outcomes.append(nil)
+                continue
+            }
+            shards = trial
+            outcomes.append(held)
+            reservations += try held.map { reservation in
+                StreamAppend(
+                    streamId: Reservation.streamId(reservation.reservationId), streamType: Reservation.streamType,
+                    expectedVersion: .noStream, events: [try Reservation.eventTypes.encode(.held(reservation))],
+                    metadata: checkout.metadata)
+            }
+        }
+        let shardAppends = demand.keys.sorted().flatMap { shards[$0] ?? [] }.flatMap(\.appends)
+        if !reservations.isEmpty { try store.appendMany(shardAppends + reservations) }
+        return outcomes
+    }
+
+    /// A level of a concert, ordered as locks are taken.
+    private struct LevelKey: Hashable, Comparable {
+        let concertId: String
+        let levelId: String
+
+        init(_ line: Line) {
+            concertId = line.concertId
+            levelId = line.ticketLevelId
+        }
+
+        static func < (a: Self, b: Self) -> Bool { (a.concertId, a.levelId) < (b.concertId, b.levelId) }
+    }
+
+    /// A shard this transaction holds, with what the batch has decided on it so far.
+    private struct LockedShard {
+        let streamId: String
+        let shard: Int
+        var state: AvailabilityShard.State
+        /// The version after `appends`.
+        var version: Int64
+        var appends: [StreamAppend] = []
+    }
+
+    /// Locks free shards of a level until they hold `quantity` tickets or none is left.
+    private func lockShards(of level: LevelKey, covering quantity: Int) throws -> [LockedShard] {
+        var locked: [LockedShard] = []
+        var free = 0
+        let start = Int.random(in: 0..<ShardPlan.maxShards)
+        while free < quantity,
+            let row = try lockFreeShard(
+                concertId: level.concertId, levelId: level.levelId, excluding: locked.map(\.shard), start: start)
+        {
+            locked.append(LockedShard(streamId: row.streamId, shard: row.shard, state: row.state, version: row.version))
+            free += row.state.available
+        }
+        return locked
+    }
+
+    /// Decides one checkout on the locked shards: its reservations, one per concert, or nil
+    /// when a line cannot be covered (then `shards` must be thrown away).
+    private func hold(_ checkout: Checkout, on shards: inout [LevelKey: [LockedShard]]) throws -> [ReservationHeld]? {
+        var held: [ReservationHeld] = []
+        for (index, concertId, lines) in Self.byConcert(checkout.lines) {
+            let reservationId = Self.reservationId(checkoutId: checkout.checkoutId, index: index)
+            var items: [ReservedItem] = []
+            for line in lines {
+                var remaining = line.quantity
+                var taken: [ShardAllocation] = []
+                let level = LevelKey(line)
+                for slot in (shards[level] ?? []).indices where remaining > 0 {
+                    var shard = shards[level]![slot]
+                    let quantity = min(remaining, shard.state.available)
+                    guard quantity > 0 else { continue }
+                    let events = try AvailabilityShard.decide(
+                        .hold(reservationId: reservationId, quantity: quantity), shard.state)
+                    shard.appends.append(
+                        StreamAppend(
+                            streamId: shard.streamId, streamType: AvailabilityShard.streamType,
+                            expectedVersion: .version(shard.version),
+                            events: try events.map { try AvailabilityShard.eventTypes.encode($0) },
+                            metadata: checkout.metadata))
+                    shard.state = AvailabilityShard.fold(events, from: shard.state)
+                    shard.version += Int64(events.count)
+                    shards[level]![slot] = shard
+                    taken.append(ShardAllocation(shard: shard.shard, quantity: quantity))
+                    remaining -= quantity
+                }
+                guard remaining == 0 else { return nil }
+                items.append(
+                    ReservedItem(
+                        ticketLevelId: line.ticketLevelId, quantity: line.quantity, unitPrice: line.unitPrice,
+                        currency: line.currency, shards: taken))
+            }
+            held.append(
+                ReservationHeld(
+                    reservationId: reservationId, checkoutId: checkout.checkoutId, userId: checkout.userId,
+                    concertId: concertId, items: items, heldAt: checkout.now,
+                    expiresAt: checkout.now.addingTimeInterval(checkout.holdFor)))
+        }
+        return held
+    }
+}

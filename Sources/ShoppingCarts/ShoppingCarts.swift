@@ -71,14 +71,54 @@ public struct ShoppingCarts {
         userId: String, cartId: String, expectedVersion: Int64, state: ShoppingCart.State,
         _ command: ShoppingCart.Command, metadata: EventMetadata = EventMetadata()
     ) throws {
+        try closeMany([
+            Closing(
+                userId: userId, cartId: cartId, expectedVersion: expectedVersion, state: state, command: command,
+                metadata: metadata)
+        ])
+    }
+
+    /// A cart to close, as its owner last read it.
+    public struct Closing: Sendable {
+        public let userId: String
+        public let cartId: String
+        public let expectedVersion: Int64
+        public let state: ShoppingCart.State
+        public let command: ShoppingCart.Command
+        public let metadata: EventMetadata
+
+        public init(
+            userId: String, cartId: String, expectedVersion: Int64, state: ShoppingCart.State,
+            command: ShoppingCart.Command, metadata: EventMetadata
+        ) {
+            self.userId = userId
+            self.cartId = cartId
+            self.expectedVersion = expectedVersion
+            self.state = state
+            self.command = command
+            self.metadata = metadata
+        }
+    }
+
+    /// Closes several users' carts (one append of all their events: the checkout's batch of
+    /// confirmations), inside the caller's transaction; throws `WrongExpectedVersion` for a
+    /// cart that changed, and then closes none.
+    public func closeMany(_ closings: [Closing]) throws {
         let store = EventStore(
             connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: true)
-        let events = try ShoppingCart.decide(command, state)
-        try store.append(
-            to: ShoppingCart.streamId(cartId), type: ShoppingCart.streamType,
-            expectedVersion: .version(expectedVersion),
-            events: try events.map { try ShoppingCart.eventTypes.encode($0) }, metadata: metadata)
-        try connection.executeLater("DELETE FROM open_carts WHERE user_id = \(userId) AND cart_id = \(cartId)")
+        try store.appendMany(
+            closings.map { closing in
+                StreamAppend(
+                    streamId: ShoppingCart.streamId(closing.cartId), streamType: ShoppingCart.streamType,
+                    expectedVersion: .version(closing.expectedVersion),
+                    events: try ShoppingCart.decide(closing.command, closing.state).map {
+                        try ShoppingCart.eventTypes.encode($0)
+                    }, metadata: closing.metadata)
+            })
+        for closing in closings {
+            try connection.executeLater(
+                "DELETE FROM open_carts WHERE user_id = \(closing.userId) AND cart_id = \(closing.cartId)")
+        }
     }
 
     /// Drops a cancelled concert's items from every open cart that has them.

@@ -33,8 +33,7 @@ enum Checkout {
     /// Confirms the user's open cart; throws HTTP errors for the customer.
     static func confirm(userId: String, requestId: String, context: RequestContext) throws -> Result {
         try context.database.with { connection in
-            let inline = ProjectionRegistry.shared.inline
-            let carts = ShoppingCarts(connection: connection, inlineProjections: inline)
+            let carts = ShoppingCarts(connection: connection, inlineProjections: ProjectionRegistry.shared.inline)
             let cart = try carts.openCart(userId: userId)
             guard let cartId = cart.id, !cart.state.items.isEmpty else { throw CartErrors.http(.empty) }
             guard cart.state.delivery != nil else { throw CartErrors.http(.deliveryMissing) }
@@ -46,36 +45,17 @@ enum Checkout {
                     concertId: $0.concertId, ticketLevelId: $0.ticketLevelId, quantity: $0.quantity,
                     unitPrice: $0.unitPrice, currency: $0.currency)
             }
-            var attempt = 0
-            var held: [ReservationHeld] = []
-            while true {
-                do {
-                    // The reservation first: in a sell-out about half the confirms are refused,
-                    // and they should fail before writing anything. (Closing the cart first keeps
-                    // the shard locks shorter, but a bench run measured it costlier: every refused
-                    // confirm then wrote and rolled back the cart's close.) The cart is closed
-                    // from the state read above; the append's expected version refuses a cart
-                    // changed since.
-                    try connection.transaction { tx in
-                        held = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
-                            checkoutId: checkoutId, userId: userId, lines: lines, holdFor: holdTime, now: now,
-                            metadata: metadata)
-                        try carts.close(
-                            userId: userId, cartId: cartId, expectedVersion: cart.version, state: cart.state,
-                            .confirm(checkoutId: checkoutId, now: now), metadata: metadata)
-                    }
-                    break
-                } catch let error as PostgresError where error.isRetryable && attempt < 3 {
-                    attempt += 1  // a deadlock near a sell-out: nothing was held; try again
-                } catch let error as ReservationError {
-                    throw try ReservationErrors.http(error, connection: connection)
-                } catch is WrongExpectedVersion {
-                    throw HTTPError(
-                        status: 409, code: "cart_changed",
-                        message: "The cart changed while confirming; look and confirm again.")
-                } catch let error as CartError {
-                    throw CartErrors.http(error)
-                }
+            let confirmation = Confirmation(
+                checkout: TicketReservations.Checkout(
+                    checkoutId: checkoutId, userId: userId, lines: lines, holdFor: holdTime, now: now,
+                    metadata: metadata),
+                closing: ShoppingCarts.Closing(
+                    userId: userId, cartId: cartId, expectedVersion: cart.version, state: cart.state,
+                    command: .confirm(checkoutId: checkoutId, now: now), metadata: metadata))
+            let held: [ReservationHeld]
+            switch confirmations.submit(confirmation, lead: { batch in confirm(batch, on: connection) }) {
+            case .held(let batched): held = batched
+            case .alone: held = try confirmAlone(confirmation, on: connection)
             }
             // The answer is built from the events just committed: the read model, written in
             // the same transaction, holds the same values.
@@ -84,6 +64,84 @@ enum Checkout {
                 checkout: Result.Body(
                     id: checkoutId, reservations: reservations, orders: [], payment: nil,
                     expiresAt: reservations.first?.expiresAt ?? now.addingTimeInterval(holdTime)))
+        }
+    }
+
+    /// A confirmation on its way: what to reserve and which cart to close.
+    struct Confirmation: Sendable {
+        let checkout: TicketReservations.Checkout
+        let closing: ShoppingCarts.Closing
+    }
+
+    enum BatchOutcome {
+        case held([ReservationHeld])
+        /// Not done in the batch: confirm it by itself.
+        case alone
+    }
+
+    /// The process's confirmations, batched (`Batcher`): in a rush, the confirmations that
+    /// arrive while a batch is being written are reserved and closed together in the next one,
+    /// in one transaction (`TicketReservations.reserveBatch`, `ShoppingCarts.closeMany`), so
+    /// the shards' locks, appends and commit are shared. One per user in a batch.
+    static let confirmations = Batcher<Confirmation, BatchOutcome>(maxBatch: 32) { $0.checkout.userId }
+
+    /// A batch of confirmations in one transaction. Those the shards it could lock without
+    /// waiting cannot cover are left to `confirmAlone`; if the batch fails (a cart changed
+    /// meanwhile, a deadlock), nothing of it is committed and every one is confirmed alone,
+    /// where each gets its own answer. Running one again cannot hold tickets twice: its cart's
+    /// close expects the version it was read at.
+    private static func confirm(_ batch: [Confirmation], on connection: Connection) -> [BatchOutcome] {
+        let inline = ProjectionRegistry.shared.inline
+        do {
+            return try connection.transaction { tx in
+                let held = try TicketReservations(connection: tx, inlineProjections: inline).reserveBatch(
+                    batch.map(\.checkout))
+                let closings = zip(batch, held).compactMap { confirmation, held in
+                    held.map { _ in confirmation.closing }
+                }
+                if !closings.isEmpty {
+                    try ShoppingCarts(connection: tx, inlineProjections: inline).closeMany(closings)
+                }
+                return held.map { $0.map(BatchOutcome.held) ?? .alone }
+            }
+        } catch {
+            return Array(repeating: .alone, count: batch.count)
+        }
+    }
+
+    /// One confirmation in its own transaction; throws HTTP errors for the customer.
+    private static func confirmAlone(_ confirmation: Confirmation, on connection: Connection) throws
+        -> [ReservationHeld]
+    {
+        let inline = ProjectionRegistry.shared.inline
+        let checkout = confirmation.checkout
+        var attempt = 0
+        while true {
+            do {
+                // The reservation first: in a sell-out about half the confirms are refused,
+                // and they should fail before writing anything. (Closing the cart first keeps
+                // the shard locks shorter, but a bench run measured it costlier: every refused
+                // confirm then wrote and rolled back the cart's close.) The cart is closed
+                // from the state read before; the append's expected version refuses a cart
+                // changed since.
+                return try connection.transaction { tx in
+                    let held = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
+                        checkoutId: checkout.checkoutId, userId: checkout.userId, lines: checkout.lines,
+                        holdFor: checkout.holdFor, now: checkout.now, metadata: checkout.metadata)
+                    try ShoppingCarts(connection: tx, inlineProjections: inline).closeMany([confirmation.closing])
+                    return held
+                }
+            } catch let error as PostgresError where error.isRetryable && attempt < 3 {
+                attempt += 1  // a deadlock near a sell-out: nothing was held; try again
+            } catch let error as ReservationError {
+                throw try ReservationErrors.http(error, connection: connection)
+            } catch is WrongExpectedVersion {
+                throw HTTPError(
+                    status: 409, code: "cart_changed",
+                    message: "The cart changed while confirming; look and confirm again.")
+            } catch let error as CartError {
+                throw CartErrors.http(error)
+            }
         }
     }
 }

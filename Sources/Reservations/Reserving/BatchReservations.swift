@@ -7,7 +7,7 @@ import Postgres
 ///
 /// `reserve` costs each checkout its own transaction: a lock and an append per shard, an
 /// append per reservation, a commit. `reserveBatch` does a batch of checkouts (gathered by the
-/// caller, see the checkout's `ConfirmBatcher`) in one transaction:
+/// caller: `Checkout.confirmations` in the Encore module) in one transaction:
 /// 1. the tickets every level needs, summed over the batch, are locked shard by shard, in the
 ///    fixed order (concert id, level id), each level from a random shard on, with
 ///    `FOR UPDATE SKIP LOCKED` only: the batch never waits for a shard another transaction

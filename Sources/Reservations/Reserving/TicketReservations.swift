@@ -23,6 +23,10 @@ import Postgres
 /// A deadlock (possible only in step 3 near a sell-out) aborts one transaction, which the
 /// caller retries. The sum of a level's shard capacities is its capacity, and no shard
 /// holds more than its capacity, so the level is never oversold.
+///
+/// In a rush, `reserveBatch` (BatchReservations.swift) holds a batch of checkouts with one
+/// lock pass, one append and one commit; `reserve` is then the path of the checkouts a batch
+/// could not cover without waiting.
 public struct TicketReservations {
     public let connection: Connection
     public let inlineProjections: [any Projection]

@@ -47,18 +47,11 @@ public final class GroupCommit: Sendable {
     }
 
     /// One append waiting for its batch.
-    final class Pending {
+    struct Pending: Sendable {
         let request: StreamAppend
         let metadata: EventMetadata
         let projections: [any Projection]
         let readModelSchema: String
-
-        init(request: StreamAppend, metadata: EventMetadata, projections: [any Projection], readModelSchema: String) {
-            self.request = request
-            self.metadata = metadata
-            self.projections = projections
-            self.readModelSchema = readModelSchema
-        }
     }
 
     enum Outcome {

@@ -36,13 +36,20 @@ public struct ProjectionRunner {
     /// Whether committed events after the checkpoint are held back from the global order by an
     /// older transaction still running (see `EventStore.readAll`): they will be readable soon,
     /// with no notification to say so.
+    ///
+    /// The first event after the checkpoint in the global order's index order, so that it is
+    /// one index probe: asked as a join or an `EXISTS`, PostgreSQL scans the whole table when
+    /// the projection is caught up (found by the flash-sale bench: 36 ms a call with 150,000
+    /// events, 1.3 s with 2 million, run by the idle daemon several times a second).
     public func isHeldBack(on connection: Connection) throws -> Bool {
         try connection.query(
             """
-            SELECT 1 FROM es_events AS e JOIN es_checkpoints AS c ON c.name = \(projection.name)
-            WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position) LIMIT 1
+            SELECT (SELECT e.global_position FROM es_events AS e
+                    WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position)
+                    ORDER BY e.transaction_id, e.global_position LIMIT 1) IS NOT NULL AS held_back
+            FROM es_checkpoints AS c WHERE c.name = \(projection.name)
             """
-        ).count > 0
+        ).first?.decode("held_back") ?? false
     }
 
     /// Runs batches until caught up; returns how many events it applied.

@@ -82,11 +82,16 @@ public enum ConcertQueries {
         }
     }
 
-    public static func find(id: String, on connection: Connection) throws -> ConcertView? {
+    /// A concert; `withAvailability: false` leaves out what is left per level (one query
+    /// fewer, for callers that only need names).
+    public static func find(id: String, withAvailability: Bool = true, on connection: Connection) throws
+        -> ConcertView?
+    {
         guard
             let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first
         else { return nil }
-        return try ConcertView(row: row, availability: try availability(connection, [id])[id] ?? [:])
+        let left = withAvailability ? try availability(connection, [id])[id] ?? [:] : [:]
+        return try ConcertView(row: row, availability: left)
     }
 
     /// Concerts that have not started yet (and those that started in the last day), scheduled

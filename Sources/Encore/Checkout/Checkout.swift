@@ -176,7 +176,7 @@ enum ReservationErrors {
     static func http(_ error: ReservationError, connection: Connection) throws -> HTTPError {
         switch error {
         case .notEnoughTickets(let concertId, let levelId, let available):
-            let concert = try ConcertQueries.find(id: concertId, on: connection)
+            let concert = try ConcertQueries.find(id: concertId, withAvailability: false, on: connection)
             let level = concert?.ticketLevels.first { $0.id == levelId }?.name ?? levelId
             let what = "\(level) for \(concert?.artist ?? concertId)"
             var http = HTTPError(

@@ -25,7 +25,8 @@
 #      model (sum of held over availability_shards), by the events (TicketsHeld minus
 #      TicketsReleased, and ReservationHeld items) and by the 201 answers; no 5xx; every 409
 #      is not_enough_tickets naming concert, level and what is available.
-#   7. Prints a table and writes it into the "## Flash sale" section of bench/RESULTS.md.
+#   7. Prints a table and writes it into the "## Flash sale" section of bench/RESULTS.md
+#      (a hand-written "### Notes" part of the old section is kept).
 #      Per-round files (answers, timeline, sampler, pg_stat_statements, perf) stay in
 #      .data/bench/log/; the tokens are deleted at the end and never reused. How to read the
 #      profile, and what it showed: bench/flash-sale/FINDINGS.md.
@@ -501,8 +502,12 @@ import os, re, sys
 path, section = sys.argv[1], os.environ["SECTION"].rstrip() + "\n"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
 pattern = re.compile(r"^## Flash sale[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1)
+found = pattern.search(text)
+if found:
+    # A hand-written "### Notes" part of the old section (readings, A/B runs) is kept.
+    old = found.group(0)
+    notes = old[old.index("### Notes"):].rstrip() + "\n" if "### Notes" in old else ""
+    text = pattern.sub(lambda _: section + ("\n" + notes if notes else "") + "\n", text, count=1)
 else:
     text = text.rstrip() + "\n\n" + section
 open(path, "w").write(text.rstrip() + "\n")

@@ -27,6 +27,8 @@ struct AppendCommand: ParsableCommand {
     var notifyEveryAppend = false
     @Flag(help: "Share one GroupCommit between the writers, so that concurrent one-event appends share transactions.")
     var groupCommit = false
+    @Option(help: "With --group-commit: how many GroupCommits the writers are split over, as over worker processes.")
+    var groupCommits = 1
 
     func run() throws {
         let url = try database.url()
@@ -48,11 +50,11 @@ struct AppendCommand: ParsableCommand {
         let totals = Locked(0)  // warm-up included, to divide CPU time by
         let phase = Locked(0)  // 0 warm-up, 1 measuring, 2 stop
         let failures = Locked([String]())
-        let shared = groupCommit ? GroupCommit() : nil
+        let shared = groupCommit ? (0..<max(1, groupCommits)).map { _ in GroupCommit() } : []
         let threads = (0..<writers).map { writer in
             Thread {
                 do {
-                    let store = EventStore(connection: try Connection(url: url), groupCommit: shared)
+                    let store = EventStore(connection: try Connection(url: url), groupCommit: shared.isEmpty ? nil : shared[writer % shared.count])
                     let metadata = EventMetadata(
                         correlationId: UUID().uuidString.lowercased(), userId: "bench-\(writer)")
                     var versions = [Int64](repeating: 0, count: streams)

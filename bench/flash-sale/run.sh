@@ -488,7 +488,11 @@ the version the locked row holds, one `ReservationHeld` per concert and the cart
 `CartConfirmed`; only when every free shard is locked does it wait, and only when the level's
 total rest is too small does it answer 409 naming the level, rolling back so nothing is held.
 Statements that need no answer (the BEGIN, the inline read-model writes) travel with the next
-one that does (libpq pipeline mode, since f60b694).
+one that does (libpq pipeline mode, since f60b694). Confirms that arrive while a worker is
+writing a batch are done together in its next one (since ba5b6c4, `Checkout.confirmations`,
+`reserveBatch`): one pass locking the free shards the batch needs, the carts decided one after
+the other on them in memory, one INSERT for every shard's and reservation's events, one for the
+carts, one commit; a confirm the locked shards cannot cover goes the single way above.
 
 Profile, prototypes measured against this design and recommendations: `bench/flash-sale/FINDINGS.md`.
 EOF

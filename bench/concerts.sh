@@ -227,21 +227,7 @@ echo
 printf '%s\n' "$section"
 
 if [[ ${BENCH_NO_WRITE:-0} != 1 ]]; then
-    SECTION=$section python3 - "$results" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], os.environ["SECTION"].rstrip() + "\n"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pattern = re.compile(r"^## Concerts pages[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
-found = pattern.search(text)
-if found:
-    # A hand-written "### Notes" part of the old section (profiles, analysis) is kept.
-    old = found.group(0)
-    notes = old[old.index("### Notes"):].rstrip() + "\n" if "### Notes" in old else ""
-    text = pattern.sub(lambda _: section + ("\n" + notes if notes else "") + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-PY
+    SECTION=$section python3 "$ENCORE_ROOT/bench/write_section.py" "$results" "Concerts pages"
     ok "wrote the Concerts pages section of ${results#"$ENCORE_ROOT"/}"
 fi
 [[ $goal_met == yes ]] || exit 3

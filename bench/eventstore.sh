@@ -157,20 +157,6 @@ echo "$SECTION"
 if [ "${RECORD:-0}" = 1 ]; then
     FILE=bench/RESULTS.md
     [ -f "$FILE" ] || printf '# Benchmark results\n' >"$FILE"
-    python3 - "$FILE" "$SECTION" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
-text = open(path).read()
-pattern = re.compile(r"^## Event store\n.*?(?=^## |\Z)", re.S | re.M)
-found = pattern.search(text)
-if found:
-    # A hand-written "### Notes" part of the old section (readings, analysis) is kept.
-    old = found.group(0)
-    notes = old[old.index("### Notes"):].rstrip() + "\n" if "### Notes" in old else ""
-    text = pattern.sub(lambda _: section + ("\n" + notes if notes else "") + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-PY
+    SECTION=$SECTION python3 "$ROOT/bench/write_section.py" "$FILE" "Event store"
     echo "recorded in $FILE" >&2
 fi

@@ -122,16 +122,6 @@ echo
 printf '%s\n' "$section"
 
 if [[ ${BENCH_NO_WRITE:-0} != 1 ]]; then
-    SECTION=$section python3 - "$results" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], os.environ["SECTION"].rstrip() + "\n"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pattern = re.compile(r"^## HTTP[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-PY
+    SECTION=$section python3 "$ENCORE_ROOT/bench/write_section.py" "$results" "HTTP"
     ok "wrote the HTTP section of ${results#"$ENCORE_ROOT"/}"
 fi

@@ -501,21 +501,7 @@ echo
 printf '%s\n' "$section"
 
 if [[ ${FLASH_NO_WRITE:-0} != 1 ]]; then
-    SECTION=$section python3 - "$results_md" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], os.environ["SECTION"].rstrip() + "\n"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pattern = re.compile(r"^## Flash sale[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
-found = pattern.search(text)
-if found:
-    # A hand-written "### Notes" part of the old section (readings, A/B runs) is kept.
-    old = found.group(0)
-    notes = old[old.index("### Notes"):].rstrip() + "\n" if "### Notes" in old else ""
-    text = pattern.sub(lambda _: section + ("\n" + notes if notes else "") + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-PY
+    SECTION=$section python3 "$ENCORE_ROOT/bench/write_section.py" "$results_md" "Flash sale"
     ok "wrote the Flash sale section of ${results_md#"$ENCORE_ROOT"/}"
 fi
 ((${#failures[@]} == 0)) || exit 1

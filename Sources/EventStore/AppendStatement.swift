@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 
 /// The append: one INSERT (prepared, as every statement with parameters is), so one round trip,
@@ -131,6 +132,36 @@ enum ManyStreamsStatement {
         let ord: Int
         let event: NewEvent
         let metadataJSON: String
+    }
+
+    /// What the statement wrote: each stream's versions and their positions, and the
+    /// transaction's id and time.
+    struct Written {
+        private var positions: [String: [Int64: Int64]] = [:]
+        private(set) var transactionId: UInt64 = 0
+        private(set) var recordedAt = Date()
+
+        init(_ rows: Rows) throws {
+            for (index, row) in rows.enumerated() {
+                positions[try row.decode("stream_id"), default: [:]][try row.decode("stream_version")] =
+                    try row.decode("global_position")
+                if index == 0 {
+                    transactionId = try row.decode("transaction_id")
+                    recordedAt = try row.decode("recorded_at")
+                }
+            }
+        }
+
+        /// The versions and positions of `request`'s events, or nil when not all were written.
+        func rows(of request: StreamAppend) -> [(version: Int64, position: Int64)]? {
+            let expected = max(0, request.expectedVersion.sqlValue)
+            var rows: [(version: Int64, position: Int64)] = []
+            for version in (expected + 1)...(expected + Int64(request.events.count)) {
+                guard let position = positions[request.streamId]?[version] else { return nil }
+                rows.append((version, position))
+            }
+            return rows
+        }
     }
 
     static func query(_ rows: [Row], skippingTaken: Bool) -> SQLQuery {

@@ -158,30 +158,17 @@ public struct EventStore {
                 streamId: request.streamId, expected: request.expectedVersion,
                 actual: max(request.expectedVersion.sqlValue, 0) + 1)
         }
-        var positions: [String: [Int64: Int64]] = [:]
-        var transactionId: UInt64 = 0
-        var recordedAt = Date()
-        for (index, row) in result.enumerated() {
-            positions[try row.decode("stream_id"), default: [:]][try row.decode("stream_version")] =
-                try row.decode("global_position")
-            if index == 0 {
-                transactionId = try row.decode("transaction_id")
-                recordedAt = try row.decode("recorded_at")
-            }
-        }
+        let written = try ManyStreamsStatement.Written(result)
         return try appends.map { request, metadata in
-            let expected = max(0, request.expectedVersion.sqlValue)
-            let inserted = try (1...Int64(request.events.count)).map { offset in
-                guard let position = positions[request.streamId]?[expected + offset] else {
-                    // The chain's first expected version does not exist: none of it was inserted.
-                    throw WrongExpectedVersion(
-                        streamId: request.streamId, expected: request.expectedVersion,
-                        actual: try currentVersion(of: request.streamId, on: connection))
-                }
-                return (version: expected + offset, position: position)
+            guard let inserted = written.rows(of: request) else {
+                // The chain's first expected version does not exist: none of it was inserted.
+                throw WrongExpectedVersion(
+                    streamId: request.streamId, expected: request.expectedVersion,
+                    actual: try currentVersion(of: request.streamId, on: connection))
             }
             return recorded(
-                request, metadata: metadata, inserted: inserted, transactionId: transactionId, recordedAt: recordedAt)
+                request, metadata: metadata, inserted: inserted, transactionId: written.transactionId,
+                recordedAt: written.recordedAt)
         }
     }
 

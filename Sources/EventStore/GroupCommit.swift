@@ -98,35 +98,24 @@ public final class GroupCommit: Sendable {
 
     /// The batch's INSERT, then the appended events' inline projections.
     private static func writeBatch(_ batch: [Pending], on connection: Connection) throws -> [Outcome] {
-        var inserted: [String: (version: Int64, position: Int64)] = [:]
-        var transactionId: UInt64 = 0
-        var recordedAt = Date()
-        for (index, row) in try connection.query(
-            ManyStreamsStatement.query(
-                batch.map {
-                    ManyStreamsStatement.Row(
-                        request: $0.request, base: max(0, $0.request.expectedVersion.sqlValue), ord: 1,
-                        event: $0.request.events[0], metadataJSON: $0.metadata.json)
-                }, skippingTaken: true)
-        ).enumerated() {
-            inserted[try row.decode("stream_id")] = (
-                try row.decode("stream_version"), try row.decode("global_position")
-            )
-            if index == 0 {
-                transactionId = try row.decode("transaction_id")
-                recordedAt = try row.decode("recorded_at")
-            }
-        }
+        let written = try ManyStreamsStatement.Written(
+            connection.query(
+                ManyStreamsStatement.query(
+                    batch.map {
+                        ManyStreamsStatement.Row(
+                            request: $0.request, base: max(0, $0.request.expectedVersion.sqlValue), ord: 1,
+                            event: $0.request.events[0], metadataJSON: $0.metadata.json)
+                    }, skippingTaken: true)))
         var outcomes: [Outcome] = []
         var appended: [(member: Pending, events: [RecordedEvent])] = []
         for member in batch {
-            guard let row = inserted[member.request.streamId] else {
+            guard let inserted = written.rows(of: member.request) else {
                 outcomes.append(.refused)
                 continue
             }
             let recorded = EventStore.recorded(
-                member.request, metadata: member.metadata, inserted: [row], transactionId: transactionId,
-                recordedAt: recordedAt)
+                member.request, metadata: member.metadata, inserted: inserted, transactionId: written.transactionId,
+                recordedAt: written.recordedAt)
             outcomes.append(.appended(recorded.result))
             appended.append((member, recorded.events))
         }

@@ -64,8 +64,8 @@ import Testing
     }
 
     /// Reserves like `Checkout.confirm` in a rush: through a batcher shared by the threads, so
-    /// that concurrent checkouts are held together (`reserveBatch`); one the batch left out, or
-    /// whose batch failed, reserves by itself.
+    /// that concurrent checkouts are held or refused together (`reserveBatch`); one the batch
+    /// left out, or whose batch failed, reserves by itself.
     static func reserveBatched(
         _ checkoutId: String, _ lines: [TicketReservations.Line], user: String, on connection: Connection,
         retries: Shared<Int>
@@ -79,14 +79,19 @@ import Testing
                         .reserveBatch(batch)
                 }
             } catch {
-                return Array(repeating: nil, count: batch.count)
+                return Array(repeating: .leftOut, count: batch.count)
             }
         }
-        if let held = batched { return .held(held) }
-        return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+        switch batched {
+        case .held(let held): return .held(held)
+        case .refused(let error): return .refused(error)
+        case .leftOut: return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+        }
     }
 
-    static let batcher = Batcher<TicketReservations.Checkout, [ReservationHeld]?>(maxBatch: 32) { $0.userId }
+    static let batcher = Batcher<TicketReservations.Checkout, TicketReservations.BatchOutcome>(maxBatch: 32) {
+        $0.userId
+    }
 
     @Test(arguments: [false, true]) func fiftyThreadsNeverOversell(batched: Bool) throws {
         let reserve = batched ? Self.reserveBatched : Self.reserve

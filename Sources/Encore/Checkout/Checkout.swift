@@ -55,7 +55,8 @@ enum Checkout {
             let held: [ReservationHeld]
             switch confirmations.submit(confirmation, lead: { batch in confirm(batch, on: connection) }) {
             case .held(let batched): held = batched
-            case .alone: held = try confirmAlone(confirmation, on: connection)
+            case .refused(let error): throw try ReservationErrors.http(error, connection: connection)
+            case .leftOut: held = try confirmAlone(confirmation, on: connection)
             }
             // The answer is built from the events just committed: the read model, written in
             // the same transaction, holds the same values.
@@ -73,39 +74,37 @@ enum Checkout {
         let closing: ShoppingCarts.Closing
     }
 
-    enum BatchOutcome {
-        case held([ReservationHeld])
-        /// Not done in the batch: confirm it by itself.
-        case alone
-    }
-
     /// The process's confirmations, batched (`Batcher`): in a rush, the confirmations that
     /// arrive while a batch is being written are reserved and closed together in the next one,
     /// in one transaction (`TicketReservations.reserveBatch`, `ShoppingCarts.closeMany`), so
     /// the shards' locks, appends and commit are shared. One per user in a batch.
-    static let confirmations = Batcher<Confirmation, BatchOutcome>(maxBatch: 32) { $0.checkout.userId }
+    static let confirmations = Batcher<Confirmation, TicketReservations.BatchOutcome>(maxBatch: 32) {
+        $0.checkout.userId
+    }
 
-    /// A batch of confirmations in one transaction. Those the shards it could lock without
-    /// waiting cannot cover are left to `confirmAlone`; if the batch fails (a cart changed
-    /// meanwhile, a deadlock), nothing of it is committed and every one is confirmed alone,
-    /// where each gets its own answer. Running one again cannot hold tickets twice: its cart's
-    /// close expects the version it was read at.
-    private static func confirm(_ batch: [Confirmation], on connection: Connection) -> [BatchOutcome] {
+    /// A batch of confirmations in one transaction. Those whose level falls short are
+    /// refused in it; those the shards it could lock without waiting cannot cover are left to
+    /// `confirmAlone`; if the batch fails (a cart changed meanwhile, a deadlock), nothing of it
+    /// is committed and every one is confirmed alone, where each gets its own answer. Running
+    /// one again cannot hold tickets twice: its cart's close expects the version it was read at.
+    private static func confirm(_ batch: [Confirmation], on connection: Connection)
+        -> [TicketReservations.BatchOutcome]
+    {
         let inline = ProjectionRegistry.shared.inline
         do {
             return try connection.transaction { tx in
-                let held = try TicketReservations(connection: tx, inlineProjections: inline).reserveBatch(
+                let outcomes = try TicketReservations(connection: tx, inlineProjections: inline).reserveBatch(
                     batch.map(\.checkout))
-                let closings = zip(batch, held).compactMap { confirmation, held in
-                    held.map { _ in confirmation.closing }
+                let closings = zip(batch, outcomes).compactMap { confirmation, outcome in
+                    if case .held = outcome { confirmation.closing } else { nil }
                 }
                 if !closings.isEmpty {
                     try ShoppingCarts(connection: tx, inlineProjections: inline).closeMany(closings)
                 }
-                return held.map { $0.map(BatchOutcome.held) ?? .alone }
+                return outcomes
             }
         } catch {
-            return Array(repeating: .alone, count: batch.count)
+            return Array(repeating: .leftOut, count: batch.count)
         }
     }
 

@@ -100,19 +100,12 @@ public enum AvailabilityQueries {
 
     /// Tickets left per level for several concerts at once.
     public static func available(concertIds: [String], on connection: Connection) throws -> [String: [String: Int]] {
-        let list =
-            "{"
-            + concertIds.map {
-                "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                    + "\""
-            }
-            .joined(separator: ",") + "}"
         var result: [String: [String: Int]] = [:]
         for row in try connection.query(
             """
             SELECT concert_id, level_id,
                    sum(CASE WHEN closed THEN 0 ELSE capacity - held - sold END)::int AS available
-            FROM availability_shards WHERE concert_id = ANY(\(list)::text[]) GROUP BY concert_id, level_id
+            FROM availability_shards WHERE concert_id = ANY(\(SQLArray(concertIds))::text[]) GROUP BY concert_id, level_id
             """)
         {
             result[try row.decode("concert_id"), default: [:]][try row.decode("level_id")] = try row.decode("available")

@@ -17,9 +17,15 @@ import Postgres
 ///    that the locked shards cannot cover is left out (nothing is held for it);
 /// 3. every shard's `TicketsHeld` events (a chain of appends, one per checkout, each with its
 ///    own metadata) and every `ReservationHeld` are appended with one `appendMany`: one
-///    INSERT, the expected versions being those of the locked rows.
-/// A left-out checkout goes through `reserve` afterwards, which waits for locked shards and
-/// names a level that falls short. No shard ever holds more than its capacity, whichever way.
+///    INSERT, the expected versions being those of the locked rows;
+/// 4. a checkout the locked shards cannot cover is refused in the batch when a level of it
+///    falls short counting every shard: what the batch's locked shards have left, plus the
+///    rest of the level's other shards as last committed (one query for the batch). That is
+///    the answer `reserve` would give, without its own transaction: in a sell-out about half
+///    the confirmations are refused.
+/// A checkout neither held nor refused (its tickets are in shards other transactions hold)
+/// goes through `reserve` afterwards, which waits for locked shards. No shard ever holds more
+/// than its capacity, whichever way.
 extension TicketReservations {
     /// One checkout of a batch.
     public struct Checkout: Sendable {
@@ -43,9 +49,20 @@ extension TicketReservations {
         }
     }
 
-    /// Holds several checkouts' tickets; must run inside the caller's transaction. Returns,
-    /// per checkout, its reservations, or nil when it was left out (see above).
-    public func reserveBatch(_ checkouts: [Checkout]) throws -> [[ReservationHeld]?] {
+    /// What a batch did with one checkout.
+    public enum BatchOutcome: Sendable, Equatable {
+        /// Its tickets are held: one reservation per concert.
+        case held([ReservationHeld])
+        /// A level has fewer tickets left than it asks for (`notEnoughTickets`); nothing held.
+        case refused(ReservationError)
+        /// Not decided here: its tickets may be in shards that other transactions hold.
+        /// `reserve` it alone.
+        case leftOut
+    }
+
+    /// Holds several checkouts' tickets; must run inside the caller's transaction. Returns
+    /// each checkout's outcome, in order (see above).
+    public func reserveBatch(_ checkouts: [Checkout]) throws -> [BatchOutcome] {
         var demand: [LevelKey: Int] = [:]
         for checkout in checkouts {
             for line in checkout.lines { demand[LevelKey(line), default: 0] += line.quantity }
@@ -54,16 +71,16 @@ extension TicketReservations {
         for level in demand.keys.sorted() {
             shards[level] = try lockShards(of: level, covering: demand[level] ?? 0)
         }
-        var outcomes: [[ReservationHeld]?] = []
+        var outcomes: [BatchOutcome] = []
         var reservations: [StreamAppend] = []
         for checkout in checkouts {
             var trial = shards
             guard let held = try hold(checkout, on: &trial) else {
-                outcomes.append(nil)
+                outcomes.append(.leftOut)
                 continue
             }
             shards = trial
-            outcomes.append(held)
+            outcomes.append(.held(held))
             reservations += try held.map { reservation in
                 StreamAppend(
                     streamId: Reservation.streamId(reservation.reservationId), streamType: Reservation.streamType,
@@ -73,7 +90,70 @@ extension TicketReservations {
         }
         let shardAppends = demand.keys.sorted().flatMap { shards[$0] ?? [] }.flatMap(\.appends)
         if !reservations.isEmpty { try store.appendMany(shardAppends + reservations) }
+        let leftOut = outcomes.indices.filter { outcomes[$0] == .leftOut }
+        if !leftOut.isEmpty {
+            let levels = Set(leftOut.flatMap { checkouts[$0].lines.map(LevelKey.init) })
+            let rests = try restOutside(levels, locked: shards)
+            for index in leftOut {
+                if let shortfall = shortfall(of: checkouts[index], locked: shards, rests: rests) {
+                    outcomes[index] = .refused(shortfall)
+                }
+            }
+        }
         return outcomes
+    }
+
+    /// A level's shards other than those the batch holds: their tickets left, as last
+    /// committed (other transactions may hold some of them), and how many are open.
+    private struct Rest {
+        var available = 0
+        var shards = 0
+        var open = 0
+    }
+
+    private func restOutside(_ levels: Set<LevelKey>, locked: [LevelKey: [LockedShard]]) throws -> [LevelKey: Rest] {
+        let sorted = levels.sorted()
+        let held = locked.values.flatMap { $0.map(\.streamId) }
+        var rests: [LevelKey: Rest] = [:]
+        for row in try connection.query(
+            """
+            SELECT concert_id, level_id,
+                   coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS available,
+                   count(*)::int AS shards, count(*) FILTER (WHERE NOT closed)::int AS open
+            FROM availability_shards
+            WHERE (concert_id, level_id) IN (SELECT * FROM unnest(\(SQLArray(sorted.map(\.concertId)))::text[],
+                                                                 \(SQLArray(sorted.map(\.levelId)))::text[]))
+              AND NOT (stream_id = ANY(\(SQLArray(held))::text[]))
+            GROUP BY concert_id, level_id
+            """)
+        {
+            let level = LevelKey(concertId: try row.decode("concert_id"), levelId: try row.decode("level_id"))
+            rests[level] = Rest(
+                available: try row.decode("available"), shards: try row.decode("shards"), open: try row.decode("open"))
+        }
+        return rests
+    }
+
+    /// The first level of a checkout, in the fixed order, that falls short counting every
+    /// shard; nil when none does, or when a level is not simply short (not on sale yet,
+    /// closed: `reserve` gives those answers).
+    private func shortfall(of checkout: Checkout, locked: [LevelKey: [LockedShard]], rests: [LevelKey: Rest])
+        -> ReservationError?
+    {
+        for (_, _, lines) in Self.byConcert(checkout.lines) {
+            for line in lines {
+                let level = LevelKey(line)
+                let mine = locked[level] ?? []
+                let rest = rests[level] ?? Rest()
+                guard !mine.isEmpty || rest.open > 0 else { return nil }
+                let available = mine.reduce(rest.available) { $0 + $1.state.available }
+                if available < line.quantity {
+                    return .notEnoughTickets(
+                        concertId: line.concertId, ticketLevelId: line.ticketLevelId, available: available)
+                }
+            }
+        }
+        return nil
     }
 
     /// A level of a concert, ordered as locks are taken.
@@ -84,6 +164,11 @@ extension TicketReservations {
         init(_ line: Line) {
             concertId = line.concertId
             levelId = line.ticketLevelId
+        }
+
+        init(concertId: String, levelId: String) {
+            self.concertId = concertId
+            self.levelId = levelId
         }
 
         static func < (a: Self, b: Self) -> Bool { (a.concertId, a.levelId) < (b.concertId, b.levelId) }

@@ -1,15 +1,13 @@
-import Postgres
-
 /// A one-dimensional PostgreSQL array literal, bound as one text parameter (`{"a","b"}`).
 ///
 /// Lets one statement carry a batch (the events of an append, the rows of a projection's
 /// upsert) through `unnest`, instead of one round trip per row.
-struct SQLArray: PostgresEncodable {
-    let postgresText: String
+public struct SQLArray: PostgresEncodable, Sendable {
+    public let postgresText: String
 
     /// Quoted elements; `nil` becomes NULL. Works on UTF-8 bytes: this runs for every append
     /// and every projection batch.
-    init(_ elements: [String?]) {
+    public init(_ elements: [String?]) {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (index, element) in elements.enumerated() {
@@ -29,15 +27,15 @@ struct SQLArray: PostgresEncodable {
         postgresText = String(decoding: bytes, as: UTF8.self)
     }
 
-    init(_ elements: [String]) { self.init(elements.map { Optional($0) }) }
+    public init(_ elements: [String]) { self.init(elements.map { Optional($0) }) }
 
     /// Elements whose text needs no quoting (numbers, uuids).
-    init(unquoted elements: [some PostgresEncodable]) {
+    public init(unquoted elements: [some PostgresEncodable]) {
         postgresText = "{" + elements.map(\.postgresText).joined(separator: ",") + "}"
     }
 
     /// Parses an array of integers as PostgreSQL prints it (`{1,2,3}`).
-    static func int64s(_ text: String) -> [Int64]? {
+    public static func int64s(_ text: String) -> [Int64]? {
         guard text.hasPrefix("{"), text.hasSuffix("}") else { return nil }
         let inner = text.dropFirst().dropLast()
         if inner.isEmpty { return [] }
@@ -47,29 +45,5 @@ struct SQLArray: PostgresEncodable {
             values.append(value)
         }
         return values
-    }
-}
-
-/// Small JSON text helpers for the few places that build JSON by hand for speed.
-enum JSONText {
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let control where control.value < 0x20:
-                let hex = String(control.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-        return out
     }
 }

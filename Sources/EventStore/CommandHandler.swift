@@ -39,6 +39,21 @@ public struct CommandHandler<D: Decider> {
         return Loaded(state: state, version: version, snapshotVersion: snapshotVersion)
     }
 
+    /// Loads the stream whose id `lookup` gives (see `EventStore.readStream(idFrom:)`) in
+    /// one round trip; nil when it gives none, or names a stream without events.
+    public func load(idFrom lookup: SQLQuery) throws -> (streamId: String, loaded: Loaded<D.State>)? {
+        if snapshots != nil {  // the snapshot is found by the id: two round trips
+            guard let streamId = try store.connection.query(lookup).first?[position: 0] else { return nil }
+            return (streamId, try load(streamId))
+        }
+        let events = try store.readStream(idFrom: lookup)
+        guard let streamId = events.first?.streamId else { return nil }
+        let decoder = EventJSON.decoder()
+        var state = D.initial
+        for event in events { state = D.evolve(state, try eventTypes.decode(event, decoder: decoder)) }
+        return (streamId, Loaded(state: state, version: events.last?.streamVersion ?? 0, snapshotVersion: 0))
+    }
+
     /// Handles `command` on a stream.
     ///
     /// - `retriesOnConflict`: how many times to load and decide again when another writer

@@ -15,6 +15,18 @@ extension EventStore {
                 """))
     }
 
+    /// The events of the stream whose id `lookup` gives (a query of one text column and at
+    /// most one row, such as a read model's pointer to a user's open cart), in stream order:
+    /// the pointer and the stream in one round trip. Empty when it gives none.
+    public func readStream(idFrom lookup: SQLQuery) throws -> [RecordedEvent] {
+        try EventRows.decode(
+            connection.query(
+                """
+                SELECT \(unsafeSQL: EventRows.columns) FROM es_events
+                WHERE stream_id = (\(subquery: lookup)) ORDER BY stream_version
+                """))
+    }
+
     /// Events after `checkpoint` in the global order, at most `maxCount`.
     ///
     /// The global order is (transaction id, global position), and only transactions older than

@@ -48,6 +48,31 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation, CustomString
             sql += "$\(parameters.count)"
         }
 
+        /// Inserts another query, its parameters bound after those so far (its `$n`
+        /// placeholders are renumbered): `"... WHERE id = (\(subquery: lookup))"`.
+        public mutating func appendInterpolation(subquery: SQLQuery) {
+            let offset = parameters.count
+            parameters += subquery.parameters
+            guard offset > 0 else {
+                sql += subquery.sql
+                return
+            }
+            // Placeholders are the only `$` followed by a digit that our SQL holds: PostgreSQL's
+            // dollar-quote tags and identifiers cannot start with one.
+            var rest = Substring(subquery.sql)
+            while let dollar = rest.firstIndex(of: "$") {
+                sql += rest[..<dollar]
+                let digits = rest[rest.index(after: dollar)...].prefix(while: { $0.isASCII && $0.isNumber })
+                if let number = Int(digits) {
+                    sql += "$\(number + offset)"
+                } else {
+                    sql += "$"
+                }
+                rest = rest[rest.index(dollar, offsetBy: 1 + digits.count)...]
+            }
+            sql += rest
+        }
+
         /// Inserts SQL text verbatim. Only for identifiers chosen by code.
         public mutating func appendInterpolation(unsafeSQL text: String) {
             sql += text

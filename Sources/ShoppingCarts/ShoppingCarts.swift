@@ -29,11 +29,15 @@ public struct ShoppingCarts {
         try connection.query("SELECT cart_id FROM open_carts WHERE user_id = \(userId)").first?.decode("cart_id")
     }
 
-    /// The user's open cart and its version, or an empty state when there is none.
+    /// The user's open cart and its version, or an empty state when there is none. One round
+    /// trip: every cart request (and every confirmation in a rush) starts here.
     public func openCart(userId: String) throws -> (id: String?, state: ShoppingCart.State, version: Int64) {
-        guard let id = try openCartId(userId: userId) else { return (nil, ShoppingCart.initial, 0) }
-        let loaded = try handler().load(ShoppingCart.streamId(id))
-        return (id, loaded.state, loaded.version)
+        let prefix = ShoppingCart.streamId("")
+        guard
+            let (streamId, loaded) = try handler().load(
+                idFrom: "SELECT \(prefix) || cart_id FROM open_carts WHERE user_id = \(userId)")
+        else { return (nil, ShoppingCart.initial, 0) }
+        return (String(streamId.dropFirst(prefix.count)), loaded.state, loaded.version)
     }
 
     /// Runs a command on the user's open cart, opening one first when there is none.

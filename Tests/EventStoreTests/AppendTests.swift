@@ -26,6 +26,12 @@ import Testing
         #expect(try store.readStream("cart-1", from: 2).map(\.eventType) == ["B", "C"])
         #expect(try store.streamInfo("cart-1")?.version == 3)
         #expect(try store.streamInfo("cart-2") == nil)
+
+        // A stream found through a pointer, in the same statement.
+        let wanted = "cart-1"
+        #expect(try store.readStream(idFrom: "SELECT \(wanted)::text").map(\.eventType) == ["A", "B", "C"])
+        #expect(try store.readStream(idFrom: "SELECT 'cart-2'").isEmpty)
+        #expect(try store.readStream(idFrom: "SELECT 'x' WHERE false").isEmpty)
     }
 
     @Test func refusesAWrongExpectedVersionNamingBothVersions() throws {

@@ -20,6 +20,16 @@ import Testing
         #expect(try row.decode("flag", as: Bool.self) == true)
     }
 
+    @Test func aSubqueryKeepsItsParametersBoundInOrder() throws {
+        let connection = try Connection(url: Self.url)
+        let lookup: SQLQuery = "SELECT \("b$1")::text || \(2)::text"
+        let query: SQLQuery = "SELECT \("a")::text || (\(subquery: lookup)) || \("$c")::text || '$$' AS value"
+        #expect(query.sql == "SELECT $1::text || (SELECT $2::text || $3::text) || $4::text || '$$' AS value")
+        #expect(query.parameters == ["a", "b$1", "2", "$c"])
+        let row = try #require(try connection.query(query).first)
+        #expect(try row.decode("value", as: String.self) == "ab$12$c$$")
+    }
+
     @Test func nullsAndOptionals() throws {
         let connection = try Connection(url: Self.url)
         let nothing: String? = nil

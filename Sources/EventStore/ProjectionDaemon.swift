@@ -25,16 +25,22 @@ public enum ProjectionDaemon {
         public var readModelSchema: String
         /// Pause before retrying a projection whose batch failed, in seconds.
         public var failureBackoff: Double
+        /// Pause after batches that caught up, in seconds, so that under a steady stream of
+        /// appends the next events gather into one batch instead of being read a few at a
+        /// time (each batch costs a transaction, a checkpoint write and a read per
+        /// projection). A full batch is followed at once.
+        public var gatherPause: Double
 
         public init(
             batchSize: Int = 1000, pollInterval: Double = 1, subscriberName: String = "projections",
-            readModelSchema: String = "public", failureBackoff: Double = 5
+            readModelSchema: String = "public", failureBackoff: Double = 5, gatherPause: Double = 0.025
         ) {
             self.batchSize = batchSize
             self.pollInterval = pollInterval
             self.subscriberName = subscriberName
             self.readModelSchema = readModelSchema
             self.failureBackoff = failureBackoff
+            self.gatherPause = gatherPause
         }
     }
 
@@ -105,9 +111,11 @@ public enum ProjectionDaemon {
         mutating func run(shouldStop: @Sendable () -> Bool) throws {
             var heldBackPause = 0.005
             while !shouldStop() {
-                if try runBatches() > 0 {
+                let done = try runBatches()
+                if done.applied > 0 {
                     if waitingSince != nil { try setWaiting(false) }
                     heldBackPause = 0.005
+                    if !done.anyFull { ProjectionDaemon.sleep(seconds: options.gatherPause, shouldStop: shouldStop) }
                     continue
                 }
                 // Committed events that an older, still running transaction holds back come
@@ -129,12 +137,17 @@ public enum ProjectionDaemon {
             }
         }
 
-        private mutating func runBatches() throws -> Int {
+        /// One batch per projection: how many events they applied, and whether a batch was
+        /// full (more may be waiting).
+        private mutating func runBatches() throws -> (applied: Int, anyFull: Bool) {
             var applied = 0
+            var anyFull = false
             let now = Date()
             for runner in runners where (failedUntil[runner.projection.name] ?? now) <= now {
                 do {
-                    applied += try runner.runBatch(on: connection)
+                    let count = try runner.runBatch(on: connection)
+                    applied += count
+                    anyFull = anyFull || count >= runner.batchSize
                 } catch let error as PostgresError where error.kind == .connection {
                     throw error
                 } catch {
@@ -145,7 +158,7 @@ public enum ProjectionDaemon {
                     try Checkpoints.recordError(runner.projection.name, error, on: connection)
                 }
             }
-            return applied
+            return (applied, anyFull)
         }
 
         private mutating func setWaiting(_ waiting: Bool) throws {

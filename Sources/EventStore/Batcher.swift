@@ -8,16 +8,17 @@ import Foundation
 /// to `maxBatch`, one per key; the rest wait for a later batch) and does them with its own
 /// resources (its connection), and each waiting thread gets its own outcome. Nothing waits on
 /// purpose: a lone item is done at once, and batches only form when items arrive faster than
-/// they are done. One batch is in flight at a time (measured for `GroupCommit`: more at once
-/// made batches smaller and the whole slower).
+/// they are done. At most `maxInFlight` batches are done at once (one for `GroupCommit`:
+/// more made its batches smaller and the whole slower).
 public final class Batcher<Item, Outcome>: @unchecked Sendable {
-    // @unchecked: `queue`, `leading` and every entry's `outcome` are only touched while
+    // @unchecked: `queue`, `inFlight` and every entry's `outcome` are only touched while
     // holding `condition`; items and outcomes pass between threads only through them.
     public let maxBatch: Int
+    public let maxInFlight: Int
     private let key: @Sendable (Item) -> String
     private let condition = NSCondition()
     private var queue: [Entry] = []
-    private var leading = false
+    private var inFlight = 0
 
     private final class Entry {
         let item: Item
@@ -26,14 +27,15 @@ public final class Batcher<Item, Outcome>: @unchecked Sendable {
     }
 
     /// `key`: items with the same key never share a batch.
-    public init(maxBatch: Int, key: @escaping @Sendable (Item) -> String) {
-        precondition(maxBatch >= 1)
+    public init(maxBatch: Int, maxInFlight: Int = 1, key: @escaping @Sendable (Item) -> String) {
+        precondition(maxBatch >= 1 && maxInFlight >= 1)
         self.maxBatch = maxBatch
+        self.maxInFlight = maxInFlight
         self.key = key
     }
 
-    /// Queues `item` and waits for its outcome. Whenever no other thread is leading, the
-    /// calling thread leads: `lead` gets a batch (in submission order) and must return one
+    /// Queues `item` and waits for its outcome. Whenever fewer than `maxInFlight` batches are
+    /// being done, the calling thread leads: `lead` gets a batch (in submission order) and must return one
     /// outcome per item, in order, without throwing.
     public func submit(_ item: Item, lead: ([Item]) -> [Outcome]) -> Outcome {
         let entry = Entry(item)
@@ -41,18 +43,19 @@ public final class Batcher<Item, Outcome>: @unchecked Sendable {
         defer { condition.unlock() }
         queue.append(entry)
         while entry.outcome == nil {
-            guard !leading else {
+            // Queued items wait for a free lead; an item already in another's batch just waits.
+            guard inFlight < maxInFlight, !queue.isEmpty else {
                 condition.wait()
                 continue
             }
-            leading = true
+            inFlight += 1
             let batch = takeBatch()
             condition.unlock()
             let outcomes = lead(batch.map(\.item))
             condition.lock()
             precondition(outcomes.count == batch.count, "a batch's outcomes must match its items")
             for (member, outcome) in zip(batch, outcomes) { member.outcome = outcome }
-            leading = false
+            inFlight -= 1
             condition.broadcast()
         }
         return entry.outcome!

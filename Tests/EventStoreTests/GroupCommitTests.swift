@@ -133,4 +133,30 @@ import Testing
         let perWriter = (0..<appendsPerWriter).reduce(0) { $0 + $1 % 3 + 1 }
         #expect(total == Int64(writers * perWriter))
     }
+
+    /// `Batcher` with two batches in flight: never more than two leaders at once, and every
+    /// item done once, with its own outcome.
+    @Test func aBatcherLeadsAtMostMaxInFlightBatchesAtOnce() {
+        let batcher = Batcher<Int, Int>(maxBatch: 4, maxInFlight: 2) { "\($0)" }
+        let leading = Locked((now: 0, most: 0))
+        let seen = Locked([Int]())
+        onThreads(16) { thread in
+            for turn in 0..<20 {
+                let item = thread * 100 + turn
+                let outcome = batcher.submit(item) { batch in
+                    leading.withLock {
+                        $0.now += 1
+                        $0.most = max($0.most, $0.now)
+                    }
+                    usleep(200)
+                    seen.withLock { $0 += batch }
+                    leading.withLock { $0.now -= 1 }
+                    return batch.map { -$0 }
+                }
+                #expect(outcome == -item)
+            }
+        }
+        #expect((1...2).contains(leading.value.most))  // 2 whenever the threads overlap: not asserted, timing
+        #expect(seen.value.sorted() == (0..<16).flatMap { thread in (0..<20).map { thread * 100 + $0 } })
+    }
 }

@@ -77,10 +77,13 @@ enum Checkout {
     /// The process's confirmations, batched (`Batcher`): in a rush, the confirmations that
     /// arrive while a batch is being written are reserved and closed together in the next one,
     /// in one transaction (`TicketReservations.reserveBatch`, `ShoppingCarts.closeMany`), so
-    /// the shards' locks, appends and commit are shared. One per user in a batch.
-    static let confirmations = Batcher<Confirmation, TicketReservations.BatchOutcome>(maxBatch: 32) {
-        $0.checkout.userId
-    }
+    /// the shards' locks, appends and commit are shared. One per user in a batch. Two batches
+    /// at once: a batch answers its refusals too (a query more when some confirmation falls
+    /// short), and with one in flight the others' wait was measured to cost more than the
+    /// smaller batches.
+    static let confirmations = Batcher<Confirmation, TicketReservations.BatchOutcome>(
+        maxBatch: 32, maxInFlight: 2
+    ) { $0.checkout.userId }
 
     /// A batch of confirmations in one transaction. Those whose level falls short are
     /// refused in it; those the shards it could lock without waiting cannot cover are left to

@@ -25,8 +25,8 @@ import Postgres
 /// holds more than its capacity, so the level is never oversold.
 ///
 /// In a rush, `reserveBatch` (BatchReservations.swift) holds a batch of checkouts with one
-/// lock pass, one append and one commit; `reserve` is then the path of the checkouts a batch
-/// could not cover without waiting.
+/// lock pass, one append and one commit, and refuses those whose level falls short; `reserve`
+/// is then the path of the checkouts a batch could not decide without waiting.
 public struct TicketReservations {
     public let connection: Connection
     public let inlineProjections: [any Projection]

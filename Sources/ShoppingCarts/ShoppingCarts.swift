@@ -119,12 +119,10 @@ public struct ShoppingCarts {
                         try ShoppingCart.eventTypes.encode($0)
                     }, metadata: closing.metadata)
             })
-        try connection.executeLater(
-            """
-            DELETE FROM open_carts AS o USING unnest(\(SQLArray(closings.map(\.userId)))::text[],
-                                                    \(SQLArray(closings.map(\.cartId)))::text[]) AS c(user_id, cart_id)
-            WHERE o.user_id = c.user_id AND o.cart_id = c.cart_id
-            """)
+        for closing in closings {
+            try connection.executeLater(
+                "DELETE FROM open_carts WHERE user_id = \(closing.userId) AND cart_id = \(closing.cartId)")
+        }
     }
 
     /// Drops a cancelled concert's items from every open cart that has them.

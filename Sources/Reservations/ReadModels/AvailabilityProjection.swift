@@ -39,21 +39,11 @@ public struct AvailabilityProjection: Projection {
     public func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
         let table = target.table("availability_shards")
         let connection = target.connection
-        // Holds and releases only add to a counter: a batch's (a rush's) are summed per shard
-        // and written with one statement, before any other event of the batch is applied.
-        var counts = HeldCounts()
         for recorded in events where recorded.streamType == AvailabilityShard.streamType {
             let stream = recorded.streamId
             let version = recorded.streamVersion
             switch try AvailabilityShard.eventTypes.decode(recorded) {
-            case .held(let e):
-                counts.add(e.quantity, to: stream, version: version)
-                continue
-            case .released(let e):
-                counts.add(-e.quantity, to: stream, version: version)
-                continue
             case .opened(let e):
-                try counts.write(to: table, on: connection)
                 try connection.executeLater(
                     """
                     INSERT INTO \(unsafeSQL: table) (stream_id, concert_id, level_id, shard, version, capacity)
@@ -61,45 +51,21 @@ public struct AvailabilityProjection: Projection {
                     ON CONFLICT (stream_id) DO NOTHING
                     """)
             case .capacityChanged(let e):
-                try counts.write(to: table, on: connection)
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET capacity = \(e.capacity), version = \(version) WHERE stream_id = \(stream)"
                 )
+            case .held(let e):
+                try connection.executeLater(
+                    "UPDATE \(unsafeSQL: table) SET held = held + \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
+                )
+            case .released(let e):
+                try connection.executeLater(
+                    "UPDATE \(unsafeSQL: table) SET held = held - \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
+                )
             case .closed:
-                try counts.write(to: table, on: connection)
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET closed = true, version = \(version) WHERE stream_id = \(stream)")
             }
-        }
-        try counts.write(to: table, on: connection)
-    }
-
-    /// Held tickets added per shard (negative for releases), with the shard's last version.
-    private struct HeldCounts {
-        var order: [String] = []
-        var byStream: [String: (delta: Int, version: Int64)] = [:]
-
-        mutating func add(_ delta: Int, to stream: String, version: Int64) {
-            if let current = byStream[stream] {
-                byStream[stream] = (current.delta + delta, max(current.version, version))
-            } else {
-                order.append(stream)
-                byStream[stream] = (delta, version)
-            }
-        }
-
-        /// One UPDATE for every shard counted so far; then starts again from nothing.
-        mutating func write(to table: String, on connection: Connection) throws {
-            guard !order.isEmpty else { return }
-            let rows = order.map { ($0, byStream[$0]!) }
-            try connection.executeLater(
-                """
-                UPDATE \(unsafeSQL: table) AS s SET held = s.held + d.delta, version = d.version
-                FROM unnest(\(SQLArray(rows.map(\.0)))::text[], \(SQLArray(unquoted: rows.map(\.1.delta)))::int[],
-                            \(SQLArray(unquoted: rows.map(\.1.version)))::bigint[]) AS d(stream_id, delta, version)
-                WHERE s.stream_id = d.stream_id
-                """)
-            self = HeldCounts()
         }
     }
 }

@@ -112,7 +112,9 @@ extension TicketReservations {
     }
 
     private func restOutside(_ levels: Set<LevelKey>, locked: [LevelKey: [LockedShard]]) throws -> [LevelKey: Rest] {
-        let sorted = levels.sorted()
+        // By concert, the levels picked out here: a plain index scan, where matching
+        // (concert, level) pairs in SQL made the statement cost more than the scan it saves.
+        let concerts = Set(levels.map(\.concertId)).sorted()
         let held = locked.values.flatMap { $0.map(\.streamId) }
         var rests: [LevelKey: Rest] = [:]
         for row in try connection.query(
@@ -121,13 +123,12 @@ extension TicketReservations {
                    coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS available,
                    count(*)::int AS shards, count(*) FILTER (WHERE NOT closed)::int AS open
             FROM availability_shards
-            WHERE (concert_id, level_id) IN (SELECT * FROM unnest(\(SQLArray(sorted.map(\.concertId)))::text[],
-                                                                 \(SQLArray(sorted.map(\.levelId)))::text[]))
-              AND NOT (stream_id = ANY(\(SQLArray(held))::text[]))
+            WHERE concert_id = ANY(\(SQLArray(concerts))::text[]) AND NOT (stream_id = ANY(\(SQLArray(held))::text[]))
             GROUP BY concert_id, level_id
             """)
         {
             let level = LevelKey(concertId: try row.decode("concert_id"), levelId: try row.decode("level_id"))
+            guard levels.contains(level) else { continue }
             rests[level] = Rest(
                 available: try row.decode("available"), shards: try row.decode("shards"), open: try row.decode("open"))
         }

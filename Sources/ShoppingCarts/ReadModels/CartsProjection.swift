@@ -31,25 +31,9 @@ public struct CartsProjection: Projection {
     public func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
         let table = target.table("carts")
         let connection = target.connection
-        // A batch's confirmed and cancelled carts (a rush's confirmations) are written with one
-        // statement, before any other event of the batch is applied.
-        var closed: [(id: String, status: String, at: Date)] = []
         for recorded in events where recorded.streamType == ShoppingCart.streamType {
             let at = recorded.recordedAt
-            let event = try ShoppingCart.eventTypes.decode(recorded)
-            switch event {
-            case .confirmed(let e):
-                closed.append((e.cartId, "confirmed", at))
-                continue
-            case .cancelled(let e):
-                closed.append((e.cartId, "cancelled", at))
-                continue
-            default:
-                try close(closed, in: table, on: connection)
-                closed.removeAll()
-            }
-            switch event {
-            case .confirmed, .cancelled: break
+            switch try ShoppingCart.eventTypes.decode(recorded) {
             case .opened(let e):
                 try connection.executeLater(
                     """
@@ -81,26 +65,14 @@ public struct CartsProjection: Projection {
                     "UPDATE \(unsafeSQL: table) SET dropped = '[]', updated_at = \(at) WHERE id = \(e.cartId)")
             case .deliveryChosen(let e):
                 try connection.executeLater("UPDATE \(unsafeSQL: table) SET updated_at = \(at) WHERE id = \(e.cartId)")
+            case .confirmed(let e):
+                try connection.executeLater(
+                    "UPDATE \(unsafeSQL: table) SET status = 'confirmed', updated_at = \(at) WHERE id = \(e.cartId)")
+            case .cancelled(let e):
+                try connection.executeLater(
+                    "UPDATE \(unsafeSQL: table) SET status = 'cancelled', updated_at = \(at) WHERE id = \(e.cartId)")
             }
         }
-        try close(closed, in: table, on: connection)
-    }
-
-    private func close(_ carts: [(id: String, status: String, at: Date)], in table: String, on connection: Connection)
-        throws
-    {
-        guard !carts.isEmpty else { return }
-        // A cart closes once (the decider sees to it); were one here twice, the last wins.
-        var last: [String: Int] = [:]
-        for (index, cart) in carts.enumerated() { last[cart.id] = index }
-        let carts = carts.indices.filter { last[carts[$0].id] == $0 }.map { carts[$0] }
-        try connection.executeLater(
-            """
-            UPDATE \(unsafeSQL: table) AS c SET status = u.status, updated_at = u.at
-            FROM unnest(\(SQLArray(carts.map(\.id)))::text[], \(SQLArray(carts.map(\.status)))::text[],
-                        \(SQLArray(carts.map(\.at.postgresText)))::timestamptz[]) AS u(id, status, at)
-            WHERE c.id = u.id
-            """)
     }
 
     static func quote(_ text: String) -> String {

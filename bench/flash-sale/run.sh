@@ -492,7 +492,9 @@ one that does (libpq pipeline mode, since f60b694). Confirms that arrive while a
 writing a batch are done together in its next one (since ba5b6c4, `Checkout.confirmations`,
 `reserveBatch`): one pass locking the free shards the batch needs, the carts decided one after
 the other on them in memory, one INSERT for every shard's and reservation's events, one for the
-carts, one commit; a confirm the locked shards cannot cover goes the single way above.
+carts, one commit; a cart whose level falls short counting every shard (the batch's locked ones
+and the others as last committed) is refused in the batch (since 7dcd4b7), and one the locked
+shards cannot cover otherwise goes the single way above. Two batches at a time per worker.
 
 Profile, prototypes measured against this design and recommendations: `bench/flash-sale/FINDINGS.md`.
 EOF

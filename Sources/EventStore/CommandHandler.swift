@@ -31,12 +31,7 @@ public struct CommandHandler<D: Decider> {
             version = snapshot.version
             snapshotVersion = snapshot.version
         }
-        let decoder = EventJSON.decoder()
-        for event in try store.readStream(streamId, from: version + 1) {
-            state = D.evolve(state, try eventTypes.decode(event, decoder: decoder))
-            version = event.streamVersion
-        }
-        return Loaded(state: state, version: version, snapshotVersion: snapshotVersion)
+        return try fold(store.readStream(streamId, from: version + 1), onto: state, at: version, snapshotVersion)
     }
 
     /// Loads the stream whose id `lookup` gives (see `EventStore.readStream(idFrom:)`) in
@@ -48,10 +43,17 @@ public struct CommandHandler<D: Decider> {
         }
         let events = try store.readStream(idFrom: lookup)
         guard let streamId = events.first?.streamId else { return nil }
+        return (streamId, try fold(events, onto: D.initial, at: 0, 0))
+    }
+
+    /// `state` at `version`, evolved by the events that follow it.
+    private func fold(_ events: [RecordedEvent], onto state: D.State, at version: Int64, _ snapshotVersion: Int64)
+        throws -> Loaded<D.State>
+    {
         let decoder = EventJSON.decoder()
-        var state = D.initial
+        var state = state
         for event in events { state = D.evolve(state, try eventTypes.decode(event, decoder: decoder)) }
-        return (streamId, Loaded(state: state, version: events.last?.streamVersion ?? 0, snapshotVersion: 0))
+        return Loaded(state: state, version: events.last?.streamVersion ?? version, snapshotVersion: snapshotVersion)
     }
 
     /// Handles `command` on a stream.

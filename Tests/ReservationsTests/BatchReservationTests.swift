@@ -30,6 +30,15 @@ import Testing
         }
     }
 
+    /// Runs `body` while another connection's transaction holds the rows `lock` selects
+    /// (`FOR UPDATE`), as a concurrent checkout would.
+    static func whileAnother<T>(at url: String, locks lock: SQLQuery, _ body: () throws -> T) throws -> T {
+        try Connection(url: url).transaction { holder in
+            _ = try holder.query(lock)
+            return try body()
+        }
+    }
+
     static func held(_ concert: String, on connection: Connection) throws -> Int {
         try ReservationsTestDatabase.count(
             "SELECT coalesce(sum(held), 0)::int AS n FROM availability_shards WHERE concert_id = '\(concert)'",
@@ -64,12 +73,12 @@ import Testing
         let url = try ReservationsTestDatabase.fresh("batch_left_out")
         let connection = try Connection(url: url)
         try ReservationsTestDatabase.setLevels("busy", [("floor", 200)], on: connection)  // two shards
-        let other = try Connection(url: url)
 
-        let outcomes = try other.transaction { holder in
-            // Another checkout holds every shard of the level for the moment.
-            _ = try holder.query("SELECT * FROM availability_shards WHERE concert_id = 'busy' FOR UPDATE")
-            return try Self.reserveBatch(
+        // Another checkout holds every shard of the level for the moment.
+        let outcomes = try Self.whileAnother(
+            at: url, locks: "SELECT * FROM availability_shards WHERE concert_id = 'busy' FOR UPDATE"
+        ) {
+            try Self.reserveBatch(
                 [
                     Self.checkout("fits", [("busy", "floor", 2)]),
                     Self.checkout("too-many", [("busy", "floor", 4), ("busy", "vip", 1)]),
@@ -92,13 +101,13 @@ import Testing
         let url = try ReservationsTestDatabase.fresh("batch_mixed")
         let connection = try Connection(url: url)
         try ReservationsTestDatabase.setLevels("mixed", [("floor", 200)], on: connection)  // two shards
-        let other = try Connection(url: url)
 
-        let outcomes = try other.transaction { holder in
-            // One shard (100 tickets) is held elsewhere; the batch locks the other.
-            _ = try holder.query(
-                "SELECT * FROM availability_shards WHERE concert_id = 'mixed' ORDER BY shard LIMIT 1 FOR UPDATE")
-            return try Self.reserveBatch(
+        // One shard (100 tickets) is held elsewhere; the batch locks the other.
+        let outcomes = try Self.whileAnother(
+            at: url,
+            locks: "SELECT * FROM availability_shards WHERE concert_id = 'mixed' ORDER BY shard LIMIT 1 FOR UPDATE"
+        ) {
+            try Self.reserveBatch(
                 [
                     Self.checkout("big", [("mixed", "floor", 90)]),
                     Self.checkout("waits", [("mixed", "floor", 50)]),

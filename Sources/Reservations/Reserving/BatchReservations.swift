@@ -93,7 +93,7 @@ extension TicketReservations {
         let leftOut = outcomes.indices.filter { outcomes[$0] == .leftOut }
         if !leftOut.isEmpty {
             let levels = Set(leftOut.flatMap { checkouts[$0].lines.map(LevelKey.init) })
-            let rests = try restOutside(levels, locked: shards)
+            let rests = try rest(of: levels, excluding: shards.values.flatMap { $0.map(\.streamId) })
             for index in leftOut {
                 if let shortfall = shortfall(of: checkouts[index], locked: shards, rests: rests) {
                     outcomes[index] = .refused(shortfall)
@@ -101,38 +101,6 @@ extension TicketReservations {
             }
         }
         return outcomes
-    }
-
-    /// A level's shards other than those the batch holds: their tickets left, as last
-    /// committed (other transactions may hold some of them), and how many are open.
-    private struct Rest {
-        var available = 0
-        var shards = 0
-        var open = 0
-    }
-
-    private func restOutside(_ levels: Set<LevelKey>, locked: [LevelKey: [LockedShard]]) throws -> [LevelKey: Rest] {
-        // By concert, the levels picked out here: a plain index scan, where matching
-        // (concert, level) pairs in SQL made the statement cost more than the scan it saves.
-        let concerts = Set(levels.map(\.concertId)).sorted()
-        let held = locked.values.flatMap { $0.map(\.streamId) }
-        var rests: [LevelKey: Rest] = [:]
-        for row in try connection.query(
-            """
-            SELECT concert_id, level_id,
-                   coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS available,
-                   count(*)::int AS shards, count(*) FILTER (WHERE NOT closed)::int AS open
-            FROM availability_shards
-            WHERE concert_id = ANY(\(SQLArray(concerts))::text[]) AND NOT (stream_id = ANY(\(SQLArray(held))::text[]))
-            GROUP BY concert_id, level_id
-            """)
-        {
-            let level = LevelKey(concertId: try row.decode("concert_id"), levelId: try row.decode("level_id"))
-            guard levels.contains(level) else { continue }
-            rests[level] = Rest(
-                available: try row.decode("available"), shards: try row.decode("shards"), open: try row.decode("open"))
-        }
-        return rests
     }
 
     /// The first level of a checkout, in the fixed order, that falls short counting every
@@ -155,24 +123,6 @@ extension TicketReservations {
             }
         }
         return nil
-    }
-
-    /// A level of a concert, ordered as locks are taken.
-    private struct LevelKey: Hashable, Comparable {
-        let concertId: String
-        let levelId: String
-
-        init(_ line: Line) {
-            concertId = line.concertId
-            levelId = line.ticketLevelId
-        }
-
-        init(concertId: String, levelId: String) {
-            self.concertId = concertId
-            self.levelId = levelId
-        }
-
-        static func < (a: Self, b: Self) -> Bool { (a.concertId, a.levelId) < (b.concertId, b.levelId) }
     }
 
     /// A shard this transaction holds, with what the batch has decided on it so far.

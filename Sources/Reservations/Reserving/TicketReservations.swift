@@ -119,32 +119,24 @@ public struct TicketReservations {
         var remaining = line.quantity
         var taken: [ShardAllocation] = []
         var locked: [Int] = []
+        var lockedStreams: [String] = []
         let start = Int.random(in: 0..<ShardPlan.maxShards)
         let lockedList = { "{" + locked.map(String.init).joined(separator: ",") + "}" }
         while remaining > 0 {
             var row = try lockFreeShard(
                 concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start)
             if row == nil {
-                let rest = try connection.query(
-                    """
-                    SELECT coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS rest,
-                           count(*)::int AS shards, count(*) FILTER (WHERE closed)::int AS closed
-                    FROM availability_shards
-                    WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId)
-                      AND NOT (shard = ANY(\(lockedList())::int[]))
-                    """
-                ).first
-                let shards: Int = try rest?.decode("shards") ?? 0
-                let closed: Int = try rest?.decode("closed") ?? 0
+                let level = LevelKey(line)
+                let rest = try self.rest(of: [level], excluding: lockedStreams)[level] ?? Rest()
                 // A level whose shards the process manager has not opened yet (a concert created a
                 // moment ago): not sold out, just not on sale for another moment.
-                if shards == 0 && locked.isEmpty {
+                if rest.shards == 0 && locked.isEmpty {
                     throw ReservationError.notOnSaleYet(concertId: line.concertId, ticketLevelId: line.ticketLevelId)
                 }
-                if shards > 0 && closed == shards && taken.isEmpty {
+                if rest.shards > 0 && rest.open == 0 && taken.isEmpty {
                     throw ReservationError.salesClosed(concertId: line.concertId)
                 }
-                let available: Int = try rest?.decode("rest") ?? 0
+                let available = rest.available
                 guard available >= remaining else {
                     throw ReservationError.notEnoughTickets(
                         concertId: line.concertId, ticketLevelId: line.ticketLevelId,
@@ -166,6 +158,7 @@ public struct TicketReservations {
             }
             guard let shard = row else { continue }
             locked.append(shard.shard)
+            lockedStreams.append(shard.streamId)
             let quantity = min(remaining, shard.state.available)
             if quantity == 0 { continue }
             let events = try AvailabilityShard.decide(
@@ -177,6 +170,59 @@ public struct TicketReservations {
             remaining -= quantity
         }
         return taken
+    }
+
+    /// A level of a concert, ordered as locks are taken.
+    struct LevelKey: Hashable, Comparable {
+        let concertId: String
+        let levelId: String
+
+        init(_ line: Line) {
+            concertId = line.concertId
+            levelId = line.ticketLevelId
+        }
+
+        init(concertId: String, levelId: String) {
+            self.concertId = concertId
+            self.levelId = levelId
+        }
+
+        static func < (a: Self, b: Self) -> Bool { (a.concertId, a.levelId) < (b.concertId, b.levelId) }
+    }
+
+    /// A level's shards other than those this transaction holds: their tickets left, as last
+    /// committed (other transactions may hold some of them), how many there are and how many
+    /// are open.
+    struct Rest {
+        var available = 0
+        var shards = 0
+        var open = 0
+    }
+
+    /// The rest of each level in `levels`, leaving out the shards `excluding` names (those this
+    /// transaction holds); a level without shards is absent. One statement: the shards of the
+    /// levels' concerts, by the concert index (matching (concert, level) pairs in SQL cost more
+    /// than the few rows it saves).
+    func rest(of levels: Set<LevelKey>, excluding streamIds: [String]) throws -> [LevelKey: Rest] {
+        let concerts = Set(levels.map(\.concertId)).sorted()
+        var rests: [LevelKey: Rest] = [:]
+        for row in try connection.query(
+            """
+            SELECT concert_id, level_id,
+                   coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS available,
+                   count(*)::int AS shards, count(*) FILTER (WHERE NOT closed)::int AS open
+            FROM availability_shards
+            WHERE concert_id = ANY(\(SQLArray(concerts))::text[])
+              AND NOT (stream_id = ANY(\(SQLArray(streamIds))::text[]))
+            GROUP BY concert_id, level_id
+            """)
+        {
+            let level = LevelKey(concertId: try row.decode("concert_id"), levelId: try row.decode("level_id"))
+            guard levels.contains(level) else { continue }
+            rests[level] = Rest(
+                available: try row.decode("available"), shards: try row.decode("shards"), open: try row.decode("open"))
+        }
+        return rests
     }
 
     /// Locks the first shard of a level, from `start` on, that has tickets left and that no

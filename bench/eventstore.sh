@@ -19,12 +19,15 @@
 # and otherwise default settings (fsync and synchronous_commit on). It is removed at the end.
 # Needs: PostgreSQL server binaries (pg_config --bindir, or PGBIN), pgbench, python3, swift.
 #
-# Environment: DURATION (seconds per measurement, default 10), CATCHUP_EVENTS (default
+# Environment: DURATION (seconds per measurement, default 10), PAIRS and PAIR_DURATION (the
+# back-to-back raw/group-commit pairs, default 6 of 5 s), CATCHUP_EVENTS (default
 # 200000), SCRATCH (swift build scratch path, default .build), RECORD=1 to update RESULTS.md
 # (a "### Notes" part of the old section is kept).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
+PAIRS=${PAIRS:-6}
+PAIR_DURATION=${PAIR_DURATION:-5}
 CATCHUP_EVENTS=${CATCHUP_EVENTS:-200000}
 SCRATCH=${SCRATCH:-.build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,6 +114,23 @@ append_rate 16 1 >"$WORK/rate"; ES16=$(cat "$WORK/rate"); ES16_CPU=$ES_CPU_MS
 echo "encore, 16 writers x 1 event: $ES16 appends/s, $ES16_CPU CPU ms per append" >&2
 append_rate 16 1 --group-commit >"$WORK/rate"; ES16G=$(cat "$WORK/rate"); ES16G_CPU=$ES_CPU_MS
 echo "encore, 16 writers x 1 event, group commit: $ES16G appends/s, $ES16G_CPU CPU ms per append" >&2
+# The 16-writer goal compares two rates taken at different moments, and this machine's
+# neighbours move a rate by a quarter within minutes. So raw pgbench and group commit are also
+# measured in PAIRS back-to-back pairs (PAIR_DURATION s each, the order alternating), and the
+# goal is read from the median of the pairs' ratios.
+PAIR_RATIOS=()
+for pair in $(seq 1 "$PAIRS"); do
+    if [ $((pair % 2)) = 1 ]; then
+        R=$(DURATION=$PAIR_DURATION pgbench_tps 16); G=$(DURATION=$PAIR_DURATION append_rate 16 1 --group-commit)
+    else
+        G=$(DURATION=$PAIR_DURATION append_rate 16 1 --group-commit); R=$(DURATION=$PAIR_DURATION pgbench_tps 16)
+    fi
+    PAIR_RATIOS+=("$(awk -v g="$G" -v r="$R" 'BEGIN { printf "%.0f", 100 * g / r }')")
+    echo "pair $pair: raw pgbench $R tps, group commit $G appends/s (${PAIR_RATIOS[-1]}%)" >&2
+done
+PAIR_MEDIAN=$(printf '%s\n' "${PAIR_RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+PAIR_LIST=$(printf '%s%%, ' "${PAIR_RATIOS[@]}"); PAIR_LIST=${PAIR_LIST%, }
+echo "group commit against raw pgbench, $PAIRS pairs: $PAIR_LIST; median $PAIR_MEDIAN%" >&2
 ES16N=$(append_rate 16 1 --notify-every-append); echo "encore, 16 writers x 1 event, NOTIFY on every append: $ES16N appends/s" >&2
 ES1X10=$(append_rate 1 10); echo "encore, 1 writer x 10 events: $ES1X10 appends/s" >&2
 ES16X10=$(append_rate 16 10); echo "encore, 16 writers x 10 events: $ES16X10 appends/s" >&2
@@ -140,6 +160,7 @@ of JSON plus metadata.
 | encore append, 1 event (appends/s) | $ES1 ($(ratio "$ES1" "$RAW1") of raw) | $ES16 ($(ratio "$ES16" "$RAW16") of raw) |
 | encore append, 10 events (appends/s) | $ES1X10 ($((ES1X10 * 10)) events/s) | $ES16X10 ($((ES16X10 * 10)) events/s) |
 | encore append, 1 event, group commit (appends/s) | | $ES16G ($(ratio "$ES16G" "$RAW16") of raw) |
+| group commit against raw pgbench in $PAIRS back-to-back pairs of $PAIR_DURATION s | | $PAIR_LIST; **median $PAIR_MEDIAN%** |
 | Python eventsourcing 9.5, 1 event (appends/s) | | $PY16 (encore: $(ratio "$ES16" "$PY16")) |
 | encore append, 1 event, NOTIFY in every append (appends/s) | | $ES16N ($(ratio "$ES16N" "$ES16") of without) |
 | CPU per transaction, cluster + client (ms): raw INSERT / encore 1-event append | | $RAW16_CPU / $ES16_CPU (raw's cost is $(ratio "$RAW16_CPU" "$ES16_CPU") of ours) |
@@ -149,7 +170,7 @@ Projection catch-up (stream_overview rebuilt from zero over $CATCHUP_EVENTS even
 stream's row): $CATCHUP events/s; $CATCHUP_CPU events per CPU second of cluster and client together (the rate on an
 otherwise idle machine, since reading and applying a batch alternate).
 
-Goals: 16 writers at least 70% of raw pgbench; more than the Python peer; catch-up at least 20,000 events/s.
+Goals: 16 writers at least 70% of raw pgbench (read from the pairs' median); more than the Python peer; catch-up at least 20,000 events/s.
 MD
 )
 echo

@@ -45,6 +45,8 @@
 #                          set-up before pgbench and the confirms (they would compete otherwise)
 #   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436  FLASH_STACK_DIR=.data/bench
 #   FLASH_PERF=1          also `perf record` the whole machine during the first round's confirms
+#   FLASH_TRACK_PLANNING=1  pg_stat_statements also times planning (plan_ms in its files; it
+#                         costs a little under load, so it is off by default)
 #   FLASH_KEEP=1          leave the bench stack running afterwards
 #   FLASH_NO_WRITE=1      print only, leave bench/RESULTS.md alone
 #   ENCORE_BIN=...        another encore binary; ENCORE_SKIP_BUILD=1 does not build
@@ -146,6 +148,7 @@ pg_init
     echo "pg_stat_statements.track = all"
     echo "pg_stat_statements.max = 5000"
     echo "track_activity_query_size = 2048"
+    echo "pg_stat_statements.track_planning = $([[ ${FLASH_TRACK_PLANNING:-0} == 1 ]] && echo on || echo off)"
 } | as_pg tee -a "$PGDATA_DIR/encore.conf" >/dev/null
 if pg_running && [[ $(psql_db postgres "SHOW shared_preload_libraries") != *pg_stat_statements* ]]; then pg_stop; fi
 pg_start 8>&-   # the daemons must not inherit the lock
@@ -381,7 +384,7 @@ PY
     wal_per=$(python3 -c 'import sys; print("%.0f" % ((int(sys.argv[2]) - int(sys.argv[1])) / max(1, int(sys.argv[3]))))' "$wal0" "$wal1" "$ok_n")
     walsyncs=$((walsync1 - walsync0))
     psql_db "$DB_NAME" "SELECT calls, round(total_exec_time)::bigint AS ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows,
-            toplevel, left(regexp_replace(query, '\s+', ' ', 'g'), 140)
+            toplevel, round(total_plan_time)::bigint AS plan_ms, plans, left(regexp_replace(query, '\s+', ' ', 'g'), 140)
         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
         ORDER BY total_exec_time DESC LIMIT 25" >"$LOG_DIR/pg_stat_statements-round$((r + 1)).tsv"
     stmts=$(psql_db "$DB_NAME" "SELECT sum(calls) FILTER (WHERE toplevel), round(sum(total_exec_time) FILTER (WHERE toplevel))

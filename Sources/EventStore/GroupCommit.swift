@@ -16,7 +16,9 @@ import Postgres
 ///
 /// One batch is in flight at a time. Two or three at once were measured (bench/eventstore.sh,
 /// 16 writers): each extra one made batches smaller and appends slower (8,300 appends/s with
-/// one, 6,500 with two, 5,000 with three).
+/// one, 6,500 with two, 5,000 with three). Neither did handing the lead on before the COMMIT
+/// (so the next INSERT runs during this batch's WAL flush) nor waiting a moment for as many
+/// appends as the last batch had (bench/RESULTS.md, "Event store" notes).
 ///
 /// What each append sees does not change:
 /// - it returns only after its event is committed;

@@ -37,10 +37,10 @@ enum AppendStatement {
             metadataJSON,
         ]
         guard let idempotencyKey else {
-            return SQLQuery(unsafeSQL: kind.plain, parameters: parameters)
+            return SQLQuery(unsafeSQL: kind.plain, parameters: parameters).withGenericPlan()
         }
         parameters.append(idempotencyKey)
-        return SQLQuery(unsafeSQL: kind.keyed, parameters: parameters)
+        return SQLQuery(unsafeSQL: kind.keyed, parameters: parameters).withGenericPlan()
     }
 
     /// What the stream must look like for the append, and the statements for it.
@@ -175,7 +175,8 @@ enum ManyStreamsStatement {
                 SQLArray(rows.map(\.event.type)).postgresText,
                 SQLArray(unquoted: rows.map(\.event.schemaVersion)).postgresText,
                 SQLArray(rows.map(\.event.data)).postgresText, SQLArray(rows.map(\.metadataJSON)).postgresText,
-            ])
+            ]
+        ).withGenericPlan()
     }
 
     private static let insert = """

@@ -31,7 +31,13 @@ extension Connection {
         var batch = pending
         pending.removeAll(keepingCapacity: true)
         beginIsKept = false
-        if let query { batch.append(query) }
+        var answer: Int?
+        if let query {
+            if query.usesGenericPlan { batch.append(Self.genericPlans) }
+            answer = batch.count
+            batch.append(query)
+            if query.usesGenericPlan { batch.append(Self.customPlans) }
+        }
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, "could not enter pipeline mode")
         }
@@ -47,18 +53,18 @@ extension Connection {
         }
         let synced = !sendFailed && PQpipelineSync(handle) == 1
         var firstError: PostgresError?
-        var last: OpaquePointer?
+        var answerResult: OpaquePointer?
         if synced {
             for (index, entry) in sent.enumerated() {
                 if entry.prepares && readResult(handle, into: &firstError) != PGRES_COMMAND_OK {
                     statements.forget(entry.statement.sql)
                 }
-                let isLast = index == sent.count - 1 && query != nil
+                let isAnswer = index == answer
                 let result = PQgetResult(handle)
                 if let result {
                     let status = PQresultStatus(result)
                     if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
-                        if isLast { last = result } else { PQclear(result) }
+                        if isAnswer { answerResult = result } else { PQclear(result) }
                     } else {
                         if firstError == nil && status != PGRES_PIPELINE_ABORTED {
                             firstError = PostgresError.from(result: result, connection: handle)
@@ -75,16 +81,20 @@ extension Connection {
         }
         let exited = PQexitPipelineMode(handle) == 1
         if !synced || !exited {
-            if let last { PQclear(last) }
+            if let answerResult { PQclear(answerResult) }
             for entry in sent where entry.prepares { statements.forget(entry.statement.sql) }
             throw PostgresError.connection(handle, "the pipeline to PostgreSQL failed")
         }
         if let firstError {
-            if let last { PQclear(last) }
+            if let answerResult { PQclear(answerResult) }
             throw firstError
         }
-        return last
+        return answerResult
     }
+
+    /// Around a statement that runs with its generic plan (`SQLQuery.withGenericPlan`).
+    private static let genericPlans = SQLQuery(unsafeSQL: "SET plan_cache_mode = force_generic_plan")
+    private static let customPlans = SQLQuery(unsafeSQL: "RESET plan_cache_mode")
 
     /// Queues one statement (prepared, as `StatementCache` would have it) in the pipeline.
     private func sendOne(_ handle: OpaquePointer, _ query: SQLQuery) -> (

@@ -253,4 +253,38 @@ import Testing
         }
         #expect(try connection.query(SQLQuery(unsafeSQL: "SELECT * FROM \(table)")).count == 0)
     }
+
+    /// `withGenericPlan()`: the statement runs with its generic plan, the one after it with
+    /// the session's own setting again, also when the statement fails (outside a transaction,
+    /// and inside one that rolls back).
+    @Test func aStatementMarkedForItsGenericPlanRunsWithItAndOnlyIt() throws {
+        let connection = try Connection(url: Self.url)
+        let mode: SQLQuery = "SELECT current_setting('plan_cache_mode') || \("") AS mode"
+        func modeNow(_ query: SQLQuery) throws -> String {
+            try #require(try connection.query(query).first).decode("mode")
+        }
+
+        #expect(try modeNow(mode.withGenericPlan()) == "force_generic_plan")
+        #expect(try modeNow(mode) == "auto")
+        let plans = try #require(
+            try connection.query(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = \(mode.sql)"
+            ).first)
+        #expect(try plans.decode("generic_plans", as: Int.self) == 1)
+        #expect(try plans.decode("custom_plans", as: Int.self) == 1)
+
+        try connection.transaction { tx in
+            try tx.executeLater("SELECT 1")
+            #expect(try modeNow(mode.withGenericPlan()) == "force_generic_plan")
+            #expect(try modeNow(mode) == "auto")
+        }
+
+        let failing: SQLQuery = "SELECT 1 / \(0)::int AS mode"
+        #expect(throws: PostgresError.self) { try connection.query(failing.withGenericPlan()) }
+        #expect(try modeNow(mode) == "auto")
+        #expect(throws: PostgresError.self) {
+            try connection.transaction { tx in try tx.query(failing.withGenericPlan()) }
+        }
+        #expect(try modeNow(mode) == "auto")
+    }
 }

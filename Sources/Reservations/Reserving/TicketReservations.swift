@@ -206,8 +206,7 @@ public struct TicketReservations {
     func rest(of levels: Set<LevelKey>, excluding streamIds: [String]) throws -> [LevelKey: Rest] {
         let concerts = Set(levels.map(\.concertId)).sorted()
         var rests: [LevelKey: Rest] = [:]
-        for row in try connection.query(
-            """
+        let query: SQLQuery = """
             SELECT concert_id, level_id,
                    coalesce(sum(capacity - held - sold) FILTER (WHERE NOT closed), 0)::int AS available,
                    count(*)::int AS shards, count(*) FILTER (WHERE NOT closed)::int AS open
@@ -215,8 +214,8 @@ public struct TicketReservations {
             WHERE concert_id = ANY(\(SQLArray(concerts))::text[])
               AND NOT (stream_id = ANY(\(SQLArray(streamIds))::text[]))
             GROUP BY concert_id, level_id
-            """)
-        {
+            """
+        for row in try connection.query(query.withGenericPlan()) {
             let level = LevelKey(concertId: try row.decode("concert_id"), levelId: try row.decode("level_id"))
             guard levels.contains(level) else { continue }
             rests[level] = Rest(

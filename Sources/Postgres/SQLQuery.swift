@@ -28,7 +28,7 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation, CustomString
     /// For statements whose parameters are arrays (`unnest($1::text[])`, `= ANY($1)`):
     /// PostgreSQL plans a prepared statement for its values while that plan looks cheaper
     /// than the generic one, and it always does for these, because only the values tell the
-    /// planner how long the arrays are (the generic plan assumes 100 rows). So they were
+    /// planner how long the arrays are (the generic plan guesses, 100 rows for `unnest`). So they were
     /// planned on every run: the flash sale's batch INSERT spent more time planning than
     /// running (0.34 against 0.28 ms a call, `pg_stat_statements.track_planning`). Use it only
     /// where one plan suits every value: the setting is for all of the statement.

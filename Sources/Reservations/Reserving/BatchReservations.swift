@@ -141,7 +141,7 @@ extension TicketReservations {
         var free = 0
         let start = Int.random(in: 0..<ShardPlan.maxShards)
         while free < quantity,
-            let row = try lockFreeShard(
+            let row = try lockShard(
                 concertId: level.concertId, levelId: level.levelId, excluding: locked.map(\.shard), start: start)
         {
             locked.append(LockedShard(streamId: row.streamId, shard: row.shard, state: row.state, version: row.version))

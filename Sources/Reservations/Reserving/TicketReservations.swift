@@ -121,9 +121,8 @@ public struct TicketReservations {
         var locked: [Int] = []
         var lockedStreams: [String] = []
         let start = Int.random(in: 0..<ShardPlan.maxShards)
-        let lockedList = { "{" + locked.map(String.init).joined(separator: ",") + "}" }
         while remaining > 0 {
-            var row = try lockFreeShard(
+            var row = try lockShard(
                 concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start)
             if row == nil {
                 let level = LevelKey(line)
@@ -145,15 +144,9 @@ public struct TicketReservations {
                 // Tickets are left, but in shards other checkouts hold: wait for one, the first
                 // from this checkout's random start, so that waiters spread over the locked
                 // shards instead of all queueing on the lowest one.
-                row = try connection.query(
-                    """
-                    SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
-                    WHERE concert_id = \(line.concertId) AND level_id = \(line.ticketLevelId) AND NOT closed
-                      AND capacity - held - sold > 0 AND NOT (shard = ANY(\(lockedList())::int[]))
-                    ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
-                    LIMIT 1 FOR UPDATE
-                    """
-                ).first.map(ShardRow.init)
+                row = try lockShard(
+                    concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start,
+                    waiting: true)
                 guard row != nil else { continue }
             }
             guard let shard = row else { continue }
@@ -224,17 +217,19 @@ public struct TicketReservations {
         return rests
     }
 
-    /// Locks the first shard of a level, from `start` on, that has tickets left and that no
-    /// other transaction holds (`SKIP LOCKED`), other than those in `excluding`.
-    func lockFreeShard(concertId: String, levelId: String, excluding: [Int], start: Int) throws -> ShardRow? {
-        let excluded = "{" + excluding.map(String.init).joined(separator: ",") + "}"
-        return try connection.query(
+    /// Locks the first shard of a level, from `start` on, that has tickets left, other than
+    /// those in `excluding`: one no other transaction holds (`SKIP LOCKED`), or with `waiting`
+    /// the first in that order, waiting for its holder.
+    func lockShard(concertId: String, levelId: String, excluding: [Int], start: Int, waiting: Bool = false)
+        throws -> ShardRow?
+    {
+        try connection.query(
             """
             SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
             WHERE concert_id = \(concertId) AND level_id = \(levelId) AND NOT closed
-              AND capacity - held - sold > 0 AND NOT (shard = ANY(\(excluded)::int[]))
+              AND capacity - held - sold > 0 AND NOT (shard = ANY(\(SQLArray(unquoted: excluding))::int[]))
             ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
-            LIMIT 1 FOR UPDATE SKIP LOCKED
+            LIMIT 1 FOR UPDATE\(unsafeSQL: waiting ? "" : " SKIP LOCKED")
             """
         ).first.map(ShardRow.init)
     }

@@ -26,12 +26,28 @@ public struct HTTPRequest: Sendable {
 
     /// A request header, by its HTTP name (`Content-Type`, `Authorization`).
     public func header(_ name: String) -> String? {
-        switch name.lowercased() {
-        case "content-type": return params["CONTENT_TYPE"]
-        case "content-length": return params["CONTENT_LENGTH"]
-        default:
-            return params["HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")]
+        let variable = Self.cgiName(ofHeader: name)
+        switch variable {
+        case "HTTP_CONTENT_TYPE": return params["CONTENT_TYPE"]
+        case "HTTP_CONTENT_LENGTH": return params["CONTENT_LENGTH"]
+        default: return params[variable]
         }
+    }
+
+    /// The CGI variable of a header (`User-Agent` -> `HTTP_USER_AGENT`), built byte by byte:
+    /// every request reads a few headers, and Foundation's `replacingOccurrences` made this
+    /// about 3% of a worker's CPU in the flash-sale profile.
+    static func cgiName(ofHeader name: String) -> String {
+        var bytes = Array("HTTP_".utf8)
+        bytes.reserveCapacity(5 + name.utf8.count)
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "-"): bytes.append(UInt8(ascii: "_"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): bytes.append(byte - 32)
+            default: bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public var remoteAddress: String { params["REMOTE_ADDR"] ?? "" }

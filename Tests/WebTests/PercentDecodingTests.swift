@@ -1,3 +1,4 @@
+import FastCGI
 import Foundation
 import Testing
 
@@ -15,5 +16,29 @@ import Testing
     @Test func leavesPlusSignsToTheFormDecoder() {
         #expect(PercentDecoding.decode("a+b") == "a+b")
         #expect(FormDecoder.decode("q=rock+%26+roll&x=%C3%A9") == ["q": "rock & roll", "x": "é"])
+    }
+}
+
+@Suite struct HeaderLookupTests {
+    private let request = HTTPRequest(
+        FastCGIRequest(
+            params: [
+                "REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "12",
+                "HTTP_USER_AGENT": "curl/8", "HTTP_IDEMPOTENCY_KEY": "k-1",
+            ], body: []))
+
+    @Test func findsAHeaderByItsHTTPNameInAnyCase() {
+        #expect(request.header("User-Agent") == "curl/8")
+        #expect(request.header("user-agent") == "curl/8")
+        #expect(request.header("Idempotency-Key") == "k-1")
+        #expect(request.header("Content-Type") == "application/json")
+        #expect(request.header("content-length") == "12")
+        #expect(request.header("Authorization") == nil)
+    }
+
+    @Test(arguments: ["User-Agent", "x-forwarded-for", "Cookie", "A-b-C", "Sec-Fetch-Site", ""])
+    func buildsTheCGINameOfAHeader(_ name: String) {
+        #expect(
+            HTTPRequest.cgiName(ofHeader: name) == "HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_"))
     }
 }

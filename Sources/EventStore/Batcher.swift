@@ -1,15 +1,15 @@
 import Foundation
 
 /// Leader/follower batching for work that threads of one process submit concurrently and that
-/// is cheaper done together (see `GroupCommit`, and the checkout's confirmations).
+/// is cheaper done together (the checkout's confirmations; `GroupCommit` has committer
+/// threads of its own instead).
 ///
 /// A submitted item waits in a queue while another thread's batch is being done; when that
 /// batch is done, one of the waiting threads leads the next: it takes every queued item (up
 /// to `maxBatch`, one per key; the rest wait for a later batch) and does them with its own
 /// resources (its connection), and each waiting thread gets its own outcome. Nothing waits on
 /// purpose: a lone item is done at once, and batches only form when items arrive faster than
-/// they are done. At most `maxInFlight` batches are done at once (one for `GroupCommit`:
-/// more made its batches smaller and the whole slower).
+/// they are done. At most `maxInFlight` batches are done at once.
 public final class Batcher<Item, Outcome>: @unchecked Sendable {
     // @unchecked: `queue`, `inFlight` and every entry's `outcome` are only touched while
     // holding `condition`; items and outcomes pass between threads only through them.

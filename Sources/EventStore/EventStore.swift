@@ -53,7 +53,7 @@ public struct EventStore {
             let pending = GroupCommit.Pending(
                 request: request, metadata: metadata, projections: inlineProjections,
                 readModelSchema: readModelSchema)
-            switch groupCommit.append(pending, leadingOn: connection) {
+            switch groupCommit.append(pending, on: connection) {
             case .appended(let result):
                 return result
             case .refused:

@@ -27,12 +27,16 @@ public final class Connection: @unchecked Sendable {
 
     /// Opens a connection; `url` is a libpq connection string or URI. `settings` are
     /// `SET name = value` pairs (names chosen by code) that every session of it gets.
-    public init(url: String, settings: [(String, String)] = []) throws {
-        self.url = url
+    public convenience init(url: String, settings: [(String, String)] = []) throws {
         var setup = "SET TIME ZONE 'UTC'; SET client_min_messages TO warning;"
         for (name, value) in settings {
             setup += " SET \(name) = '\(value.replacingOccurrences(of: "'", with: "''"))';"
         }
+        try self.init(url: url, sessionSetup: setup)
+    }
+
+    private init(url: String, sessionSetup setup: String) throws {
+        self.url = url
         self.sessionSetup = setup
         handle = PQconnectdb(url)
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
@@ -42,6 +46,18 @@ public final class Connection: @unchecked Sendable {
             throw error
         }
         try configureSession()
+    }
+
+    /// How to open another connection like this one (same server, same session settings),
+    /// for another thread.
+    public var sibling: Sibling { Sibling(url: url, sessionSetup: sessionSetup) }
+
+    /// Opens connections like the one it came from; safe to pass to another thread.
+    public struct Sibling: Sendable {
+        fileprivate let url: String
+        fileprivate let sessionSetup: String
+
+        public func open() throws -> Connection { try Connection(url: url, sessionSetup: sessionSetup) }
     }
 
     deinit {
@@ -128,6 +144,21 @@ public final class Connection: @unchecked Sendable {
             }
             if query.parameters.isEmpty { return Rows(result: try Connection.exec(handle, query)) }
             return Rows(result: try executeCached(handle, query))
+        }
+    }
+
+    /// Runs a statement in a transaction of its own and returns its rows, calling `executed`
+    /// as soon as they are back, before the transaction has committed (so the caller can let
+    /// others start while the commit's WAL flush runs). Not inside a transaction.
+    public func query(_ query: SQLQuery, whenExecuted executed: () -> Void) throws -> Rows {
+        precondition(transactionDepth == 0, "whenExecuted is for a statement's own transaction")
+        return try withHandle(sendsKept: true) { handle in
+            try withoutActuallyEscaping(executed) { executed in
+                guard let result = try sendPipeline(handle, then: query, whenExecuted: executed) else {
+                    throw PostgresError(kind: .protocolViolation, message: "no result for a pipelined statement")
+                }
+                return Rows(result: result)
+            }
         }
     }
 

@@ -27,7 +27,9 @@ extension Connection {
 
     /// Sends the kept statements, then `query` (when given), in one pipeline; returns the
     /// result of `query`. Throws the first error; the kept statements are gone either way.
-    func sendPipeline(_ handle: OpaquePointer, then query: SQLQuery?) throws -> OpaquePointer? {
+    func sendPipeline(
+        _ handle: OpaquePointer, then query: SQLQuery?, whenExecuted executed: (() -> Void)? = nil
+    ) throws -> OpaquePointer? {
         var batch = pending
         pending.removeAll(keepingCapacity: true)
         beginIsKept = false
@@ -50,6 +52,10 @@ extension Connection {
                 break
             }
             sent.append(entry)
+            if executed != nil && sent.count - 1 == answer && PQsendFlushRequest(handle) != 1 {
+                sendFailed = true
+                break
+            }
         }
         let synced = !sendFailed && PQpipelineSync(handle) == 1
         var firstError: PostgresError?
@@ -64,7 +70,12 @@ extension Connection {
                 if let result {
                     let status = PQresultStatus(result)
                     if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
-                        if isAnswer { answerResult = result } else { PQclear(result) }
+                        if isAnswer {
+                            answerResult = result
+                            executed?()
+                        } else {
+                            PQclear(result)
+                        }
                     } else {
                         if firstError == nil && status != PGRES_PIPELINE_ABORTED {
                             firstError = PostgresError.from(result: result, connection: handle)

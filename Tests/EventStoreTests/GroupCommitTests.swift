@@ -134,6 +134,66 @@ import Testing
         #expect(total == Int64(writers * perWriter))
     }
 
+    /// Appends one after another never wait for each other: each is written at once on its
+    /// caller's connection, and no committer thread is started.
+    @Test func aLoneAppendIsWrittenOnItsCallersConnection() throws {
+        let connection = try Connection(url: TestDatabase.fresh())
+        let groupCommit = GroupCommit()
+        let store = EventStore(connection: connection, groupCommit: groupCommit)
+        for version in 0..<5 {
+            try store.append(to: "alone", type: "T", expectedVersion: .version(Int64(version)), events: [testEvent()])
+        }
+        #expect(try store.readStream("alone").map(\.streamVersion) == [1, 2, 3, 4, 5])
+        #expect(groupCommit.startedCommitterCount == 0)
+    }
+
+    /// An append that has to wait is written by a committer thread, on a connection of its own
+    /// with the caller's session settings, in its own transaction with its inline projection.
+    @Test func aWaitingAppendIsWrittenByACommitterOnAConnectionLikeItsCallers() throws {
+        let url = try TestDatabase.fresh()
+        let setup = try Connection(url: url)
+        try setup.execute("CREATE TABLE seen_by (stream_id text PRIMARY KEY, pid int NOT NULL, timeout text NOT NULL)")
+        let gate = DispatchSemaphore(value: 0)
+        let projection = BackendRecorder(gate: gate)
+        let groupCommit = GroupCommit()
+        let settings = [("statement_timeout", "4321ms")]
+        let first = try Connection(url: url, settings: settings)
+        let second = try Connection(url: url, settings: settings)
+        let firstPid = try first.query("SELECT pg_backend_pid() AS pid").first!.decode("pid", as: Int32.self)
+        let secondPid = try second.query("SELECT pg_backend_pid() AS pid").first!.decode("pid", as: Int32.self)
+        let failures = Locked([String]())
+        onThreads(2) { thread in
+            do {
+                if thread == 0 {
+                    // Held inside its projection until the other append waits in the queue.
+                    let store = EventStore(connection: first, inlineProjections: [projection], groupCommit: groupCommit)
+                    try store.append(to: "held", type: "T", expectedVersion: .noStream, events: [testEvent()])
+                } else {
+                    while !projection.holding.value { usleep(1_000) }
+                    let store = EventStore(
+                        connection: second, inlineProjections: [projection], groupCommit: groupCommit)
+                    DispatchQueue.global().async {
+                        while groupCommit.queuedCount == 0 { usleep(1_000) }
+                        gate.signal()
+                    }
+                    try store.append(to: "queued", type: "T", expectedVersion: .noStream, events: [testEvent()])
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.value.isEmpty)
+        var seen: [String: (pid: Int32, timeout: String)] = [:]
+        for row in try setup.query("SELECT stream_id, pid, timeout FROM seen_by") {
+            seen[try row.decode("stream_id")] = (try row.decode("pid"), try row.decode("timeout"))
+        }
+        #expect(seen["held"]?.pid == firstPid)
+        #expect(seen["queued"].map { $0.pid != firstPid && $0.pid != secondPid } == true)
+        #expect(seen["queued"]?.timeout == "4321ms")
+        #expect(groupCommit.startedCommitterCount == 1)
+        #expect(try EventStore(connection: setup).readStream("queued").count == 1)
+    }
+
     /// `Batcher` with two batches in flight: never more than two leaders at once, and every
     /// item done once, with its own outcome.
     @Test func aBatcherLeadsAtMostMaxInFlightBatchesAtOnce() {
@@ -158,5 +218,35 @@ import Testing
         }
         #expect((1...2).contains(leading.value.most))  // 2 whenever the threads overlap: not asserted, timing
         #expect(seen.value.sorted() == (0..<16).flatMap { thread in (0..<20).map { thread * 100 + $0 } })
+    }
+}
+
+/// An inline projection that records which backend applied each event, with its statement
+/// timeout; the first event it sees waits for `gate`.
+private final class BackendRecorder: Projection, @unchecked Sendable {
+    // @unchecked: `holding` is locked; `gate` is a semaphore.
+    let name = "recorder"
+    let kind = ProjectionKind.inline
+    let gate: DispatchSemaphore
+    let holding = Locked(false)
+    private let first = Locked(true)
+
+    init(gate: DispatchSemaphore) { self.gate = gate }
+
+    func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
+        if first.withLock({ isFirst in
+            defer { isFirst = false }
+            return isFirst
+        }) {
+            holding.withLock { $0 = true }
+            gate.wait()
+        }
+        for event in events {
+            try target.connection.execute(
+                """
+                INSERT INTO seen_by (stream_id, pid, timeout)
+                VALUES (\(event.streamId), pg_backend_pid(), current_setting('statement_timeout'))
+                """)
+        }
     }
 }

@@ -287,4 +287,39 @@ import Testing
         }
         #expect(try modeNow(mode) == "auto")
     }
+    /// `query(_:whenExecuted:)`: the rows come back and `executed` is called once, before the
+    /// call returns with the statement committed; a failing statement never calls it and
+    /// commits nothing. A sibling connection has the same session settings.
+    @Test func aStatementsRowsComeBackBeforeItsCommitAndASiblingIsAlike() throws {
+        let connection = try Connection(url: Self.url, settings: [("statement_timeout", "2345ms")])
+        let table = "when_executed_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.execute(SQLQuery(unsafeSQL: "CREATE TABLE \(table) (n int PRIMARY KEY)"))
+        defer { _ = try? connection.execute(SQLQuery(unsafeSQL: "DROP TABLE \(table)")) }
+
+        var calls = 0
+        let rows = try connection.query(
+            SQLQuery(
+                unsafeSQL: "INSERT INTO \(table) SELECT g FROM generate_series(1, $1::int) g RETURNING n",
+                parameters: ["3"]
+            )
+            .withGenericPlan(),
+            whenExecuted: { calls += 1 })
+        #expect(rows.count == 3 && calls == 1)
+        #expect(!connection.isInTransaction)
+
+        calls = 0
+        #expect(throws: PostgresError.self) {
+            try connection.query(
+                SQLQuery(unsafeSQL: "INSERT INTO \(table) SELECT g FROM generate_series(3, 4) g RETURNING n"),
+                whenExecuted: { calls += 1 })
+        }
+        #expect(calls == 0)
+
+        let sibling = try connection.sibling.open()
+        let count = try #require(
+            try sibling.query(SQLQuery(unsafeSQL: "SELECT count(*)::int AS n FROM \(table)")).first)
+        #expect(try count.decode("n", as: Int.self) == 3)
+        let timeout = try #require(try sibling.query("SELECT current_setting('statement_timeout') AS t").first)
+        #expect(try timeout.decode("t", as: String.self) == "2345ms")
+    }
 }

@@ -49,7 +49,7 @@ public final class GroupCommit: Sendable {
     public let maxBatch: Int
     /// How many committer threads (and connections) it starts at most.
     public let committers: Int
-    private let queue: CommitQueue
+    private let queue: Committers<Pending, Outcome>
 
     /// The process's: the commands of the pool's worker threads append through it.
     public static let shared = GroupCommit()
@@ -60,7 +60,13 @@ public final class GroupCommit: Sendable {
         precondition(maxBatch >= 1 && committers >= 1)
         self.maxBatch = maxBatch
         self.committers = committers
-        queue = CommitQueue(maxBatch: maxBatch, committers: committers)
+        queue = Committers(maxBatch: maxBatch, threads: committers, oneStartingAtATime: true) {
+            $0.request.streamId
+        } write: { batch, connection, started in
+            GroupCommit.write(batch, on: connection, rowsBack: started)
+        } failed: { _ in
+            .runAlone
+        }
     }
 
     /// Its committer threads end and close their connections.
@@ -90,11 +96,11 @@ public final class GroupCommit: Sendable {
     /// Writes an append at once on `connection` (which must not be in a transaction) when
     /// nothing is being written; otherwise queues it for a committer and waits for its outcome.
     func append(_ pending: Pending, on connection: Connection) -> Outcome {
-        queue.append(pending, on: connection)
+        queue.submit(pending, on: connection)
     }
 
     /// How many committer threads have been started (for tests).
-    var startedCommitterCount: Int { queue.startedCommitterCount }
+    var startedCommitterCount: Int { queue.committerCount }
 
     /// How many appends wait for a committer (for tests).
     var queuedCount: Int { queue.queuedCount }
@@ -180,147 +186,5 @@ public final class GroupCommit: Sendable {
 
     private static func sameProjections(_ a: Pending, _ b: Pending) -> Bool {
         a.readModelSchema == b.readModelSchema && a.projections.map(\.name) == b.projections.map(\.name)
-    }
-}
-
-/// The queue of appends waiting for a committer, and the committer threads.
-private final class CommitQueue: @unchecked Sendable {
-    // @unchecked: `queue`, `inserting`, `batchesInFlight`, `idleCommitters`,
-    // `startedCommitters` and `stopping` are only touched while holding `condition`. A
-    // waiter's `outcome` is written by its committer before it signals the waiter's semaphore
-    // and read by the waiter after its wait returns: it passes between threads only so.
-    private let maxBatch: Int
-    private let committers: Int
-    private let condition = NSCondition()
-    private var queue: [Waiter] = []
-    /// Whether a batch is in its INSERT (at most one is; see `GroupCommit`).
-    private var inserting = false
-    private var batchesInFlight = 0
-    private var idleCommitters = 0
-    private var startedCommitters = 0
-    private var stopping = false
-
-    private final class Waiter {
-        let pending: GroupCommit.Pending
-        let wake = DispatchSemaphore(value: 0)
-        var outcome: GroupCommit.Outcome?
-        init(_ pending: GroupCommit.Pending) { self.pending = pending }
-    }
-
-    init(maxBatch: Int, committers: Int) {
-        self.maxBatch = maxBatch
-        self.committers = committers
-    }
-
-    func append(_ pending: GroupCommit.Pending, on connection: Connection) -> GroupCommit.Outcome {
-        condition.lock()
-        if !inserting && batchesInFlight == 0 && queue.isEmpty {
-            // Nothing is being written: the caller writes its append, as without group commit.
-            inserting = true
-            batchesInFlight += 1
-            condition.unlock()
-            return write([pending], on: connection)[0]
-        }
-        let waiter = Waiter(pending)
-        queue.append(waiter)
-        if startedCommitters < committers && idleCommitters == 0 {
-            startedCommitters += 1
-            let sibling = connection.sibling
-            Thread.detachNewThread { [self] in commit(opening: sibling) }
-        } else if idleCommitters > 0 && !inserting {
-            condition.signal()
-        }
-        condition.unlock()
-        waiter.wake.wait()
-        guard let outcome = waiter.outcome else { preconditionFailure("woken without an outcome") }
-        return outcome
-    }
-
-    /// A committer thread: writes queued batches until the group commit is gone.
-    private func commit(opening sibling: Connection.Sibling) {
-        var connection: Connection?
-        while true {
-            condition.lock()
-            idleCommitters += 1
-            while (queue.isEmpty || inserting) && !stopping { condition.wait() }
-            idleCommitters -= 1
-            if stopping && queue.isEmpty {
-                condition.unlock()
-                return
-            }
-            inserting = true
-            batchesInFlight += 1
-            let batch = takeBatch()
-            condition.unlock()
-            if connection == nil { connection = try? sibling.open() }
-            let outcomes =
-                connection.map { write(batch.map(\.pending), on: $0) }
-                ?? finish(Array(repeating: .runAlone, count: batch.count), released: false)
-            for (waiter, outcome) in zip(batch, outcomes) {
-                waiter.outcome = outcome
-                waiter.wake.signal()
-            }
-        }
-    }
-
-    /// Writes a batch counted in `inserting` and `batchesInFlight`, and uncounts it.
-    private func write(_ batch: [GroupCommit.Pending], on connection: Connection) -> [GroupCommit.Outcome] {
-        var released = false
-        let outcomes = GroupCommit.write(batch, on: connection) {
-            // Its rows are back, its commit is on its way: the next batch may start.
-            condition.lock()
-            releaseInsert()
-            condition.unlock()
-            released = true
-        }
-        return finish(outcomes, released: released)
-    }
-
-    private func finish(_ outcomes: [GroupCommit.Outcome], released: Bool) -> [GroupCommit.Outcome] {
-        condition.lock()
-        if !released { releaseInsert() }
-        batchesInFlight -= 1
-        condition.unlock()
-        return outcomes
-    }
-
-    private func releaseInsert() {
-        inserting = false
-        if !queue.isEmpty && idleCommitters > 0 { condition.signal() }
-    }
-
-    /// The oldest queued appends, at most `maxBatch`, one per stream.
-    private func takeBatch() -> [Waiter] {
-        var batch: [Waiter] = []
-        var streams = Set<String>()
-        var rest: [Waiter] = []
-        for waiter in queue {
-            if batch.count < maxBatch && streams.insert(waiter.pending.request.streamId).inserted {
-                batch.append(waiter)
-            } else {
-                rest.append(waiter)
-            }
-        }
-        queue = rest
-        return batch
-    }
-
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    var startedCommitterCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return startedCommitters
-    }
-
-    var queuedCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return queue.count
     }
 }

@@ -198,29 +198,48 @@ import Testing
         #expect(try EventStore(connection: setup).readStream("queued").count == 1)
     }
 
-    /// `Batcher` with two batches in flight: never more than two leaders at once, and every
-    /// item done once, with its own outcome.
-    @Test func aBatcherLeadsAtMostMaxInFlightBatchesAtOnce() {
-        let batcher = Batcher<Int, Int>(maxBatch: 4, maxInFlight: 2) { "\($0)" }
-        let leading = Locked((now: 0, most: 0))
+    /// `Committers`: every item written once, with its own outcome; never more batches at once
+    /// than its threads and a caller writing alone; with `oneStartingAtATime`, never two
+    /// batches between their start and their `started` call.
+    @Test(arguments: [false, true])
+    func committersWriteEveryItemOnceAndAtMostTheirThreadsAtOnce(oneStartingAtATime: Bool) throws {
+        let url = try TestDatabase.fresh("committers\(oneStartingAtATime)")
+        let counts = Locked((writing: 0, most: 0, starting: 0, mostStarting: 0))
         let seen = Locked([Int]())
+        let committers = Committers<Int, Int>(
+            maxBatch: 4, threads: 2, oneStartingAtATime: oneStartingAtATime, key: { "\($0)" }
+        ) { batch, _, started in
+            counts.withLock {
+                $0.writing += 1
+                $0.most = max($0.most, $0.writing)
+                $0.starting += 1
+                $0.mostStarting = max($0.mostStarting, $0.starting)
+            }
+            usleep(200)
+            counts.withLock { $0.starting -= 1 }
+            started()
+            usleep(200)
+            seen.withLock { $0 += batch }
+            counts.withLock { $0.writing -= 1 }
+            return batch.map { -$0 }
+        } failed: { _ in
+            0
+        }
+        defer { committers.stop() }
         onThreads(16) { thread in
-            for turn in 0..<20 {
-                let item = thread * 100 + turn
-                let outcome = batcher.submit(item) { batch in
-                    leading.withLock {
-                        $0.now += 1
-                        $0.most = max($0.most, $0.now)
-                    }
-                    usleep(200)
-                    seen.withLock { $0 += batch }
-                    leading.withLock { $0.now -= 1 }
-                    return batch.map { -$0 }
+            do {
+                let connection = try Connection(url: url)
+                for turn in 0..<20 {
+                    let item = thread * 100 + turn
+                    #expect(committers.submit(item, on: connection) == -item)
                 }
-                #expect(outcome == -item)
+            } catch {
+                Issue.record("\(error)")
             }
         }
-        #expect((1...2).contains(leading.value.most))  // 2 whenever the threads overlap: not asserted, timing
+        #expect(counts.value.most <= 3)
+        #expect(counts.value.mostStarting <= (oneStartingAtATime ? 1 : 3))
+        #expect(committers.committerCount <= 2)
         #expect(seen.value.sorted() == (0..<16).flatMap { thread in (0..<20).map { thread * 100 + $0 } })
     }
 }

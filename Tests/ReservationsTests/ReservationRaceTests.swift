@@ -63,16 +63,26 @@ import Testing
         }
     }
 
-    /// Reserves like `Checkout.confirm` in a rush: through a batcher shared by the threads, so
+    /// Reserves like `Checkout.confirm` in a rush: through committers shared by the threads, so
     /// that concurrent checkouts are held or refused together (`reserveBatch`); one the batch
     /// left out, or whose batch failed, reserves by itself.
     static func reserveBatched(
         _ checkoutId: String, _ lines: [TicketReservations.Line], user: String, on connection: Connection,
-        retries: Shared<Int>
+        retries: Shared<Int>,
+        through committers: Committers<TicketReservations.Checkout, TicketReservations.BatchOutcome>
     ) -> Outcome {
         let checkout = TicketReservations.Checkout(
             checkoutId: checkoutId, userId: user, lines: lines, holdFor: 900, now: Date(), metadata: EventMetadata())
-        let batched = batcher.submit(checkout) { batch in
+        switch committers.submit(checkout, on: connection) {
+        case .held(let held): return .held(held)
+        case .refused(let error): return .refused(error)
+        case .leftOut: return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+        }
+    }
+
+    /// The checkout's committers, as `Checkout.confirmations` has them.
+    static func committers() -> Committers<TicketReservations.Checkout, TicketReservations.BatchOutcome> {
+        Committers(maxBatch: 32, threads: 2, key: { $0.userId }) { batch, connection, _ in
             do {
                 return try connection.transaction { tx in
                     try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)
@@ -81,20 +91,24 @@ import Testing
             } catch {
                 return Array(repeating: .leftOut, count: batch.count)
             }
+        } failed: { _ in
+            .leftOut
         }
-        switch batched {
-        case .held(let held): return .held(held)
-        case .refused(let error): return .refused(error)
-        case .leftOut: return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
-        }
-    }
-
-    static let batcher = Batcher<TicketReservations.Checkout, TicketReservations.BatchOutcome>(maxBatch: 32) {
-        $0.userId
     }
 
     @Test(arguments: [false, true]) func fiftyThreadsNeverOversell(batched: Bool) throws {
-        let reserve = batched ? Self.reserveBatched : Self.reserve
+        let committers = Self.committers()
+        defer { committers.stop() }
+        @Sendable func reserve(
+            _ checkoutId: String, _ lines: [TicketReservations.Line], _ user: String, _ connection: Connection,
+            _ retries: Shared<Int>
+        ) -> Outcome {
+            if batched {
+                return Self.reserveBatched(
+                    checkoutId, lines, user: user, on: connection, retries: retries, through: committers)
+            }
+            return Self.reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+        }
         let url = try ReservationsTestDatabase.fresh(batched ? "race_batched" : "race")
         let setup = try Connection(url: url)
         try ReservationsTestDatabase.setLevels(Self.hot, [("floor", Self.hotCapacity)], on: setup)

@@ -53,7 +53,7 @@ enum Checkout {
                     userId: userId, cartId: cartId, expectedVersion: cart.version, state: cart.state,
                     command: .confirm(checkoutId: checkoutId, now: now), metadata: metadata))
             let held: [ReservationHeld]
-            switch confirmations.submit(confirmation, lead: { batch in confirm(batch, on: connection) }) {
+            switch confirmations.submit(confirmation, on: connection) {
             case .held(let batched): held = batched
             case .refused(let error): throw try ReservationErrors.http(error, connection: connection)
             case .leftOut: held = try confirmAlone(confirmation, on: connection)
@@ -74,16 +74,16 @@ enum Checkout {
         let closing: ShoppingCarts.Closing
     }
 
-    /// The process's confirmations, batched (`Batcher`): in a rush, the confirmations that
+    /// The process's confirmations, batched (`Committers`): in a rush, the confirmations that
     /// arrive while a batch is being written are reserved and closed together in the next one,
     /// in one transaction (`TicketReservations.reserveBatch`, `ShoppingCarts.closeMany`), so
-    /// the shards' locks, appends and commit are shared. One per user in a batch. Two batches
-    /// at once: a batch answers its refusals too (a query more when some confirmation falls
-    /// short), and with one in flight the others' wait was measured to cost more than the
-    /// smaller batches.
-    static let confirmations = Batcher<Confirmation, TicketReservations.BatchOutcome>(
-        maxBatch: 32, maxInFlight: 2
-    ) { $0.checkout.userId }
+    /// the shards' locks, appends and commit are shared. One per user in a batch. Two committer
+    /// threads, so two batches at once: a batch answers its refusals too (a query more when
+    /// some confirmation falls short), and with one in flight the others' wait was measured to
+    /// cost more than the smaller batches.
+    static let confirmations = Committers<Confirmation, TicketReservations.BatchOutcome>(
+        maxBatch: 32, threads: 2, key: { $0.checkout.userId },
+        write: { batch, connection, _ in confirm(batch, on: connection) }, failed: { _ in .leftOut })
 
     /// A batch of confirmations in one transaction. Those whose level falls short are
     /// refused in it; those the shards it could lock without waiting cannot cover are left to

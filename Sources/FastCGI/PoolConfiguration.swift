@@ -5,7 +5,9 @@ import Foundation
 /// Read, in rising order of precedence, from defaults, a `key = value` config file, environment
 /// variables (`ENCORE_` + upper-case key, and `DATABASE_URL`) and command-line flags.
 /// The defaults suit a 2-core machine: 2 worker processes of 4 threads each keep both cores
-/// busy while some threads wait on PostgreSQL, with 8 database connections in all. Measured
+/// busy while some threads wait on PostgreSQL, with 8 database connections for requests (and up
+/// to four per worker for the threads that write batched appends and confirmations, opened
+/// when those first queue: `Committers` in the event store). Measured
 /// with nginx's kept connections (bench/RESULTS.md): 2x4 served `/healthz` at 8,400-9,600 req/s
 /// with p99 under 7 ms, 2x8 at 6,400 with p99 35 ms (16 threads and 16 backends on 2 cores spend
 /// more on switching, and a worker whose threads are all busy cannot lend its kept connections

@@ -17,8 +17,8 @@ import Postgres
 /// Committers are started when an item first has to wait (so in the process that submits,
 /// never before a fork), each with a connection opened like the submitter's
 /// (`Connection.sibling`), and end at `stop()` (their threads keep the `Committers` alive until
-/// then; a process's own ones simply live as long as it). At most `threads` committers' batches
-/// are written at once, and a submitter's own when nothing else is; with `oneStartingAtATime`, a batch may only start once the one before it
+/// then; a process's own ones simply live as long as it). At most `threads` batches are written
+/// at once, a submitter's own (written when nothing else is) among them; with `oneStartingAtATime`, a batch may only start once the one before it
 /// has called its `started` (group commit: its rows are back and only its commit is on its
 /// way), so that batches stay large while their commits overlap. A committer that cannot open
 /// its connection answers its batch with `failed`.
@@ -81,7 +81,7 @@ public final class Committers<Item, Outcome>: @unchecked Sendable {
             started += 1
             let sibling = connection.sibling
             Thread.detachNewThread { [self] in commit(opening: sibling) }
-        } else if idle > 0 && !starting {
+        } else if idle > 0 && !starting && inFlight < threads {
             condition.signal()
         }
         condition.unlock()
@@ -96,7 +96,7 @@ public final class Committers<Item, Outcome>: @unchecked Sendable {
         while true {
             condition.lock()
             idle += 1
-            while (queue.isEmpty || starting) && !stopping { condition.wait() }
+            while (queue.isEmpty || starting || inFlight >= threads) && !stopping { condition.wait() }
             idle -= 1
             if stopping && queue.isEmpty {
                 started -= 1
@@ -136,14 +136,14 @@ public final class Committers<Item, Outcome>: @unchecked Sendable {
         condition.lock()
         if !hasStarted { startingEnded() }
         inFlight -= 1
-        if !queue.isEmpty && idle > 0 && !starting { condition.signal() }
+        if !queue.isEmpty && idle > 0 && !starting && inFlight < threads { condition.signal() }
         condition.unlock()
         return outcomes
     }
 
     private func startingEnded() {
         starting = false
-        if !queue.isEmpty && idle > 0 { condition.signal() }
+        if !queue.isEmpty && idle > 0 && inFlight < threads { condition.signal() }
     }
 
     /// The oldest queued items, at most `maxBatch`, one per key.

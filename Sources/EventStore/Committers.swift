@@ -18,10 +18,12 @@ import Postgres
 /// never before a fork), each with a connection opened like the submitter's
 /// (`Connection.sibling`), and end at `stop()` (their threads keep the `Committers` alive until
 /// then; a process's own ones simply live as long as it). At most `threads` batches are written
-/// at once, a submitter's own (written when nothing else is) among them; with `oneStartingAtATime`, a batch may only start once the one before it
-/// has called its `started` (group commit: its rows are back and only its commit is on its
-/// way), so that batches stay large while their commits overlap. A committer that cannot open
-/// its connection answers its batch with `failed`.
+/// at once, a submitter's own (written when nothing else is) among them. With
+/// `oneStartingAtATime`, a batch may only start once the one before it has called its
+/// `started` (group commit: its rows are back and only its commit is on its way), so that
+/// batches stay large while their commits overlap. A committer that cannot open its connection
+/// answers its batch with `failed` (which should send each item back to its caller, whose own
+/// connection then gives the caller the error), and tries again with its next batch.
 public final class Committers<Item, Outcome>: @unchecked Sendable {
     // @unchecked: `queue`, `starting`, `inFlight`, `idle`, `started` and `stopping` are only
     // touched while holding `condition`. A waiter's `outcome` is written by its committer
@@ -107,6 +109,7 @@ public final class Committers<Item, Outcome>: @unchecked Sendable {
             inFlight += 1
             let batch = takeBatch()
             condition.unlock()
+            // Not swallowed: a batch without a connection is answered with `failed`.
             if connection == nil { connection = try? sibling.open() }
             let items = batch.map(\.item)
             let outcomes =

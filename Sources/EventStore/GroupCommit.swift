@@ -19,14 +19,14 @@ import Postgres
 /// with the group commit (`shared`'s live as long as the process): `Committers`. At most one
 /// batch is in its INSERT at a time; as soon as its rows are back (a flush request in the same
 /// pipeline, so no extra round trip) the next committer may start the next batch, whose INSERT
-/// then runs while the first one's commit waits for its WAL flush. So batches stay as large as with one batch at a time, and the two
-/// phases overlap. Measured with 16 writers against raw pgbench in the same minute (seven
-/// pairs each, bench/RESULTS.md "Event store" notes): 73-105% of its rate, median 80%, where the
-/// design before it reached 52-87%, median 65% (bench/eventstore.sh: medians 73-74%, against
-/// 56.5-61.5% before). That design had the waiting threads take turns
-/// leading one batch at a time on their own connections: every change of leader woke a thread
-/// (with a broadcast, all of them) just when the batch's backend needed the CPU, and letting
-/// two leaders run at once split the writers into smaller batches.
+/// then runs while the first one's commit waits for its WAL flush. So batches stay as large as
+/// with one batch at a time, and the two phases overlap. Measured with 16 writers against raw
+/// pgbench in the same minute (seven pairs each, bench/RESULTS.md "Event store" notes): 73-105%
+/// of its rate, median 80%, where the design before it reached 52-87%, median 65%
+/// (bench/eventstore.sh: medians 73-74%, against 56.5-61.5% before). That design had the
+/// waiting threads take turns leading one batch at a time on their own connections: every
+/// change of leader woke a thread (with a broadcast, all of them) just when the batch's backend
+/// needed the CPU, and letting two leaders run at once split the writers into smaller batches.
 ///
 /// What each append sees does not change:
 /// - it returns only after its event is committed;

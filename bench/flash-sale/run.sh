@@ -17,6 +17,10 @@
 #   4. The PostgreSQL ceiling for one hot counter: pgbench, 64 clients, the guarded
 #      `UPDATE ... SET available = available - n WHERE id = 1 AND available >= n` on a table
 #      in the same cluster (database flash_pgbench, recreated every run).
+#   4b. The SQL floor: pgbench running a confirm's statements, in their leanest form, on a
+#      database of Encore's schema (flash_floor, recreated every run), in batches of 1, 2
+#      and 4 confirmations per transaction (bench/flash-sale/floor/): what PostgreSQL and a C
+#      client alone need per confirmation, without HTTP, the pool or refusals.
 #   5. The measured step: every customer's POST /api/cart/confirm once, in random order,
 #      over 64 keep-alive connections through nginx. Meanwhile a sampler records CPU per
 #      process group and what PostgreSQL's backends wait on; pg_stat_statements is reset
@@ -41,6 +45,7 @@
 #   FLASH_SETUP_CONNECTIONS=8  concurrent registrations and sign-ins (Argon2 is CPU- and
 #                          memory-bound: more in flight only makes each slower)
 #   FLASH_PGBENCH_SECONDS=15   FLASH_SEED=6
+#   FLASH_FLOOR_SECONDS=10  FLASH_FLOOR_BATCHES="1 2 4"  the SQL floor (step 4b); 0 seconds skips it
 #   FLASH_PROJECTION_WAIT=600  seconds to wait for the async projections to catch up with the
 #                          set-up before pgbench and the confirms (they would compete otherwise)
 #   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436  FLASH_STACK_DIR=.data/bench
@@ -65,6 +70,9 @@ regular=${FLASH_REGULAR:-8000}
 connections=${FLASH_CONNECTIONS:-64}
 read -ra shapes <<<"${FLASH_SHAPES:-2x8}"
 pgbench_seconds=${FLASH_PGBENCH_SECONDS:-15}
+floor_seconds=${FLASH_FLOOR_SECONDS:-10}
+read -ra floor_batches <<<"${FLASH_FLOOR_BATCHES:-1 2 4}"
+floor_cells=()
 seed=${FLASH_SEED:-6}
 results_md="$ENCORE_ROOT/bench/RESULTS.md"
 
@@ -251,6 +259,42 @@ pgbench_ceiling() {
     rm -f "$script"
 }
 
+# What PostgreSQL itself needs for the sale: pgbench (its C client, no HTTP, no pool) running
+# a confirm's statements in their leanest form (bench/flash-sale/floor/confirms.sh) on a
+# database of Encore's own schema, in batches of 1, 2 and 4 confirmations per transaction,
+# with as many confirmations in flight as the pool has threads. CPU is the whole machine's
+# (the stack is idle meanwhile): what is left of 2 cores' 2 ms per confirmation at 1,000/s.
+sql_floor() {
+    local threads=$(( $(shape_workers "${shapes[0]}") * $(shape_threads "${shapes[0]}") ))
+    step "SQL floor: a confirm's statements through pgbench, ${floor_seconds}s per batch size, $threads in flight"
+    pg_recreate_db flash_floor >/dev/null
+    "$ENCORE_BIN" migrate --database-url "postgresql://encore@/flash_floor?host=$(url_escape "$PG_RUN")&port=$PG_PORT" \
+        >>"$LOG_DIR/migrate.txt" 2>&1 || die "encore migrate (flash_floor) failed"
+    as_pg "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -v customers="$customers" -h "$PG_RUN" -p "$PG_PORT" \
+        -U postgres -d flash_floor -f "$HERE/floor/setup.sql" || die "the floor's set-up failed"
+    psql_db flash_floor "VACUUM ANALYZE"
+    local batch script busy0 busy1 tx rate ms
+    floor_cells=()
+    for batch in "${floor_batches[@]}"; do
+        script=$(mktemp /tmp/flash-floor.XXXXXX)
+        "$HERE/floor/confirms.sh" "$batch" >"$script"
+        chmod 644 "$script"
+        busy0=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+        as_pg "$pgbench_cmd" -h "$PG_RUN" -p "$PG_PORT" -U postgres -n -c "$(( (threads + batch - 1) / batch ))" -j 2 \
+            -M prepared -D customers="$customers" -T "$floor_seconds" -f "$script" flash_floor >"$work/floor.txt" 2>&1 \
+            || { cat "$work/floor.txt" >&2; die "pgbench (SQL floor, batches of $batch) failed"; }
+        busy1=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+        tx=$(awk '/^number of transactions actually processed:/ { print $6 }' "$work/floor.txt")
+        read -r rate ms < <(python3 -c 'import os, sys
+tx, batch, secs, ticks = int(sys.argv[1]) * int(sys.argv[2]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+print("%.0f %.3f" % (tx / secs, ticks / os.sysconf("SC_CLK_TCK") / tx * 1000))' "$tx" "$batch" "$floor_seconds" "$((busy1 - busy0))")
+        info "batches of $batch: $rate confirmations/s, $ms ms of CPU per confirmation (PostgreSQL and pgbench)"
+        floor_cells+=("$batch: $rate/s at $ms ms")
+        rm -f "$script"
+    done
+    psql_db postgres "DROP DATABASE flash_floor"
+}
+
 # ---------------------------------------------------------------------------- rounds
 failures=()
 round_rows=()
@@ -270,6 +314,7 @@ for r in "${!shapes[@]}"; do
     info "carts: $(jget "$work/carts.json" carts) ($(jget "$work/carts.json" both_levels) with both levels), demand $(jget "$work/carts.json" demand)"
     wait_projections
     ((r == 0)) && pgbench_ceiling
+    ((r == 0)) && [[ $floor_seconds != 0 ]] && sql_floor
     wait_projections
     sleep 1
 
@@ -431,6 +476,7 @@ goal_met=0
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 1000 and float(sys.argv[1]) > float(sys.argv[2]) else 1)" \
     "$head_rate" "$pgbench_tps" && goal_met=1
 verdict=$([[ $goal_met == 1 ]] && echo "met" || echo "missed")
+floor_summary=$(IFS=';'; printf '%s' "${floor_cells[*]}" | sed 's/;/; /g')
 checks_verdict=$([[ ${#failures[@]} == 0 ]] && echo "all passed" || echo "FAILED: ${failures[*]}")
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -458,6 +504,7 @@ once over $connections connections through nginx; a stadium concert with golden 
 | tickets reserved per level (shards' held = events = 201s) | $head_levels |
 | all $customers answered after | ${head_all} s |
 | pgbench ceiling: one hot counter, 64 clients, guarded UPDATE | **$pgbench_tps tx/s** (avg $pgbench_lat ms) |
+| SQL floor: a confirm's statements through pgbench, no HTTP, no pool (confirmations per transaction: rate at CPU per confirmation) | ${floor_summary:-not measured} |
 
 Goal (issue 6): at least 1,000 successful confirmations per second and more than the pgbench ceiling: **$verdict**.
 Checks: $checks_verdict.

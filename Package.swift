@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "encore-bench",
             dependencies: [
-                "EventStore", "Postgres",
+                "EventStore", "Postgres", "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/Sources/encore-bench",
@@ -120,7 +120,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Postgres"], swiftSettings: strict),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium"], swiftSettings: strict),
-        .testTarget(name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres"], swiftSettings: strict),
+        .testTarget(
+            name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres"], swiftSettings: strict),
         .testTarget(name: "ConcertsTests", dependencies: ["Concerts", "EventStore"], swiftSettings: strict),
         .testTarget(
             name: "ReservationsTests", dependencies: ["Reservations", "EventStore", "Postgres"], swiftSettings: strict),

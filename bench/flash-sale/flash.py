@@ -12,6 +12,10 @@ Subcommands (run.sh calls them; each prints one JSON object on stdout, progress 
   carts      give every customer a cart of 1-4 tickets and an online delivery
   fire       POST /api/cart/confirm once per customer over C connections (the measured step)
   calibrate  the generator's own rate on one path, to compare with wrk on the same path
+
+With --sender ENCORE_BENCH, fire and calibrate send through `encore-bench http-fire` (one
+blocking thread per connection) and only read its answers here: the CPU both use is the
+generator's share.
 """
 
 import argparse
@@ -220,6 +224,32 @@ def run_batch(base, requests, concurrency, keep_body=lambda status: True, source
     return results
 
 
+def run_sender(sender, base, method, path, tokens, concurrency, keep_body):
+    """Sends one request per token with `encore-bench http-fire` (threads and blocking
+    sockets, about a tenth of this asyncio client's CPU per request). Returns results as
+    run_batch does, times from the sender's first request, and the sender's CPU seconds."""
+    import base64
+    import resource
+    import subprocess
+    import tempfile
+    url = urllib.parse.urlsplit(base)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "tokens"), "w") as f:
+            f.write("".join(f"{t}\n" for t in tokens))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sender, "http-fire", "--host", url.hostname, "--port", str(url.port or 80),
+                        "--concurrency", str(concurrency), "--method", method, "--path", path,
+                        "--tokens", os.path.join(tmp, "tokens"), "--out", os.path.join(tmp, "answers")], check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results = []
+        for line in open(os.path.join(tmp, "answers")):
+            status, t0, t1, body = (line.rstrip("\n").split(" ") + [""])[:4]
+            status = int(status)
+            results.append((status, int(t0), int(t1), base64.b64decode(body) if keep_body(status) else None))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return results, cpu
+
+
 def host_of(base):
     return urllib.parse.urlsplit(base).netloc
 
@@ -365,7 +395,7 @@ def cmd_fire(args):
     entries = [json.loads(line) for line in open(args.carts)]
     order = list(range(len(entries)))
     random.Random(args.seed + 1).shuffle(order)
-    requests = [
+    requests = [] if args.sender else [
         Request(k, encode("POST", "/api/cart/confirm", host, None, entries[i]["token"]))
         for k, i in enumerate(order)
     ]
@@ -373,9 +403,16 @@ def cmd_fire(args):
     gc.disable()
     cpu0 = time.process_time()
     start = time.perf_counter_ns()
-    results = run_batch(args.base, requests, args.concurrency, keep_body=lambda status: status != 201)
-    end = time.perf_counter_ns()
-    cpu = time.process_time() - cpu0
+    if args.sender:
+        results, sender_cpu = run_sender(
+            args.sender, args.base, "POST", "/api/cart/confirm", [entries[i]["token"] for i in order],
+            args.concurrency, keep_body=lambda status: status != 201)
+        start, end = 0, max((r[2] for r in results), default=0)
+    else:
+        results = run_batch(args.base, requests, args.concurrency, keep_body=lambda status: status != 201)
+        end = time.perf_counter_ns()
+        sender_cpu = 0
+    cpu = time.process_time() - cpu0 + sender_cpu
     gc.enable()
 
     statuses = collections.Counter()
@@ -446,9 +483,16 @@ def cmd_calibrate(args):
     gc.disable()
     cpu0 = time.process_time()
     start = time.perf_counter_ns()
-    results = run_batch(args.base, requests, args.concurrency, keep_body=lambda status: False)
-    elapsed = (time.perf_counter_ns() - start) / 1e9
-    cpu = time.process_time() - cpu0
+    if args.sender:
+        results, sender_cpu = run_sender(
+            args.sender, args.base, "GET", args.path, ["-"] * args.requests, args.concurrency,
+            keep_body=lambda status: False)
+        elapsed = max(r[2] for r in results) / 1e9
+    else:
+        results = run_batch(args.base, requests, args.concurrency, keep_body=lambda status: False)
+        elapsed = (time.perf_counter_ns() - start) / 1e9
+        sender_cpu = 0
+    cpu = time.process_time() - cpu0 + sender_cpu
     latencies = sorted((r[2] - r[1]) / 1e6 for r in results)
     bad = sum(1 for r in results if r[0] != 200)
     print(json.dumps({
@@ -495,12 +539,14 @@ def main():
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--timeline", help="write 'start_ms end_ms status' per confirm")
+    p.add_argument("--sender", help="encore-bench binary: send with its http-fire instead of asyncio")
     p.set_defaults(func=cmd_fire)
 
     p = sub.add_parser("calibrate")
     p.add_argument("--path", default="/healthz")
     p.add_argument("--requests", type=int, default=20000)
     p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--sender", help="encore-bench binary: send with its http-fire instead of asyncio")
     p.set_defaults(func=cmd_calibrate)
 
     args = parser.parse_args()

@@ -37,10 +37,13 @@
 #
 # Settings (environment):
 #   FLASH_CUSTOMERS=8000  FLASH_GOLDEN=2000  FLASH_REGULAR=8000  FLASH_CONNECTIONS=64
-#   FLASH_SHAPES="2x8"     pool shapes (workers x threads), one round each with a fresh concert
+#   FLASH_SHAPES="1x32 2x8" pool shapes (workers x threads), one round each with a fresh concert
 #                          and fresh carts for the same customers; the first is the headline
 #                          (a shape may name another binary: "2x8 2x8@/tmp/proto/encore" compares
 #                          a prototype in the same run; its migrations run before its round)
+#   FLASH_SENDER=swift    who sends the measured confirms: encore-bench http-fire (threads,
+#                         blocking sockets, ~20 us of CPU per request), or python (flash.py's
+#                         asyncio client, ~200 us)
 #   FLASH_SETUP_SHAPE=2x8  the pool's shape during the set-up
 #   FLASH_SETUP_CONNECTIONS=8  concurrent registrations and sign-ins (Argon2 is CPU- and
 #                          memory-bound: more in flight only makes each slower)
@@ -68,7 +71,7 @@ customers=${FLASH_CUSTOMERS:-8000}
 golden=${FLASH_GOLDEN:-2000}
 regular=${FLASH_REGULAR:-8000}
 connections=${FLASH_CONNECTIONS:-64}
-read -ra shapes <<<"${FLASH_SHAPES:-2x8}"
+read -ra shapes <<<"${FLASH_SHAPES:-1x32 2x8}"
 pgbench_seconds=${FLASH_PGBENCH_SECONDS:-15}
 floor_seconds=${FLASH_FLOOR_SECONDS:-10}
 read -ra floor_batches <<<"${FLASH_FLOOR_BATCHES:-1 2 4}"
@@ -141,6 +144,22 @@ pgbench_cmd=$(pg_bindir)/pgbench
 step "Flash sale: $customers customers, golden circle $golden + regular $regular tickets, $connections connections"
 install_deps
 build_release
+# The sender of the measured requests (flash.py fire --sender): encore-bench's http-fire,
+# unless FLASH_SENDER=python (flash.py's own asyncio client, the sender before session 8).
+sender_args=()
+if [[ ${FLASH_SENDER:-swift} != python ]]; then
+    bench_bin="$ENCORE_ROOT/.build/release/encore-bench"
+    if [[ ${ENCORE_SKIP_BUILD:-0} != 1 ]]; then
+        (cd "$ENCORE_ROOT" && swift build -c release --product encore-bench) || die "release build of encore-bench failed"
+    fi
+    [[ -x $bench_bin ]] || die "no encore-bench at $bench_bin"
+    sender_args=(--sender "$bench_bin")
+    generator_name="\`encore-bench http-fire\` (a blocking thread per keep-alive connection), driven by \`flash.py\`"
+    generator_short="http-fire"
+else
+    generator_name="\`flash.py\` (asyncio, keep-alive)"
+    generator_short="flash.py"
+fi
 # What the binary was built from (the tree may change while the run goes on).
 commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
@@ -197,15 +216,15 @@ print(v)' "$1" "$2"; }
 calib() { # path -> "wrk_rps flash_rps flash_cpu_us"
     local w f
     w=$(wrk -t2 -c"$connections" -d4s "$BASE_URL$1" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
-    flash calibrate --path "$1" --requests "${2:-20000}" --concurrency "$connections" >"$work/calib.json"
+    flash calibrate --path "$1" --requests "${2:-20000}" --concurrency "$connections" "${sender_args[@]}" >"$work/calib.json"
     f=$(jget "$work/calib.json" rps)
     printf '%s %s %s\n' "$w" "${f%.*}" "$(jget "$work/calib.json" cpu_us_per_request)"
 }
 calibrate() {
     read -r cal_static_wrk cal_static_py cal_static_cpu < <(calib /robots.txt 40000)
     read -r cal_health_wrk cal_health_py cal_health_cpu < <(calib /healthz 10000)
-    info "static file: wrk $cal_static_wrk/s, flash.py $cal_static_py/s (${cal_static_cpu} us CPU per request)"
-    info "GET /healthz: wrk $cal_health_wrk/s, flash.py $cal_health_py/s (${cal_health_cpu} us CPU per request)"
+    info "static file: wrk $cal_static_wrk/s, $generator_short $cal_static_py/s (${cal_static_cpu} us CPU per request)"
+    info "GET /healthz: wrk $cal_health_wrk/s, $generator_short $cal_health_py/s (${cal_health_cpu} us CPU per request)"
 }
 
 # ---------------------------------------------------------------------------- set-up
@@ -337,7 +356,7 @@ for r in "${!shapes[@]}"; do
     fi
     sleep 0.3
     python3 "$HERE/flash.py" --base "$BASE_URL" fire --carts "$work/carts.jsonl" --concurrency "$connections" \
-        --seed "$((seed + r))" --timeline "$work/timeline.txt" >"$work/fire.json" &
+        --seed "$((seed + r))" --timeline "$work/timeline.txt" "${sender_args[@]}" >"$work/fire.json" &
     echo $! >"$work/generator.pid"
     wait $! || die "the load generator failed"
     kill "$sampler_pid"; wait "$sampler_pid" || true; sampler_pid=''
@@ -489,7 +508,7 @@ section=$(cat <<EOF
 Measured by \`bench/flash-sale/run.sh\` on $when (commit $commit).
 Machine: $(nproc) cores, $cpu_model; load average at the end: $load (other work on the machine included).
 Own stack: PostgreSQL 15 (fsync and synchronous_commit on, as the dev stack), nginx 1 worker, pool ${shapes[0]}
-(workers x threads), load generator \`flash.py\` (asyncio, keep-alive) on the same cores.
+(workers x threads), load generator $generator_name on the same cores.
 
 $customers customers signed in beforehand, carts of 1-4 tickets (random levels, some with both), all confirming
 once over $connections connections through nginx; a stadium concert with golden circle $golden and regular $regular.
@@ -509,8 +528,8 @@ once over $connections connections through nginx; a stadium concert with golden 
 Goal (issue 6): at least 1,000 successful confirmations per second and more than the pgbench ceiling: **$verdict**.
 Checks: $checks_verdict.
 
-Generator check: wrk vs flash.py at 64 connections, static file $cal_static_wrk vs $cal_static_py req/s,
-\`GET /healthz\` $cal_health_wrk vs $cal_health_py req/s; flash.py used ${head_gen_cpu} us of CPU per confirm.
+Generator check: wrk vs $generator_short at 64 connections, static file $cal_static_wrk vs $cal_static_py req/s,
+\`GET /healthz\` $cal_health_wrk vs $cal_health_py req/s; $generator_short used ${head_gen_cpu} us of CPU per confirm.
 
 Where the time went during the confirms: CPU $head_cpu; per confirm $head_cpu_ms ms
 (postgres/pool/nginx/generator $head_cpu_detail ms), so $(nproc) otherwise idle cores would allow about $head_cpu_bound

@@ -10,6 +10,7 @@ struct EncoreBench: ParsableCommand {
         abstract: "Event store benchmarks and test helpers.",
         subcommands: [
             MigrateCommand.self, AppendCommand.self, SeedCommand.self, CatchUpCommand.self, ProjectCommand.self,
+            HTTPFireCommand.self,
         ]
     )
 }

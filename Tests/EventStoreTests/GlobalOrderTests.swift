@@ -82,7 +82,7 @@ import Testing
                 appended.withLock { $0.formUnion(events.map(\.id)) }
             }
         }
-        _ = eventually(timeout: 30) { seen.value.count >= appended.value.count }
+        _ = eventually(timeout: 60) { seen.value.count >= appended.value.count }
         usleep(100_000)
         reader.stop()
         #expect(seen.value.count == appended.value.count)

@@ -127,7 +127,7 @@ import Testing
         let total = Int64(appended.value)
         if let live {
             #expect(
-                try eventually(timeout: 30) {
+                try eventually(timeout: 60) {
                     try EventCounts.read(on: connection).values.reduce(0, +) == total
                 })
             live.stop()
@@ -170,7 +170,7 @@ import Testing
         #expect(result.processed >= 200)
         let runner = ProjectionRunner(projection: projection)
         #expect(
-            try eventually(timeout: 30) {
+            try eventually(timeout: 60) {
                 _ = try runner.catchUp(on: connection)
                 return try EventCounts.read(on: connection).values.reduce(0, +) == Int64(appended.value)
             })

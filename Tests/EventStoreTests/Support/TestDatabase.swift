@@ -124,8 +124,11 @@ final class Background: @unchecked Sendable {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held. The
+/// default is long because tests share one cluster and an event is visible in the global order
+/// only once every transaction older than its commit has ended: the rebuild tests' replay holds
+/// one for up to 40 s on a busy machine, so conditions on the global order wait that long.
+func eventually(timeout: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
     let end = Date().addingTimeInterval(timeout)
     while Date() < end {
         if try condition() { return true }

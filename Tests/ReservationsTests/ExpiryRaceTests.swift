@@ -20,15 +20,11 @@ import Testing
     static func reserve(_ checkoutId: String, _ lines: [TicketReservations.Line], on connection: Connection) throws
         -> [ReservationHeld]
     {
-        var attempt = 0
-        while true {
-            do {
-                return try connection.transaction { tx in
-                    try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)
-                        .reserve(checkoutId: checkoutId, userId: "u", lines: lines, holdFor: hold, now: Date())
-                }
-            } catch let error as PostgresError where error.isRetryable && attempt < 50 {
-                attempt += 1
+        try TicketReservations.retrying(retries: 50) { inOrder in
+            try connection.transaction { tx in
+                try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)
+                    .reserve(
+                        checkoutId: checkoutId, userId: "u", lines: lines, holdFor: hold, now: Date(), inOrder: inOrder)
             }
         }
     }

@@ -7,11 +7,12 @@ import Testing
 
 /// A cancel (or an expiry) that PostgreSQL picks as a deadlock victim near a sell-out.
 ///
-/// The write path allows deadlocks by design (`TicketReservations`, step 3: a checkout holding
-/// one shard waits for another in shard order), and releasing locks a reservation's shards in
-/// shard order. A checkout that holds shard 1 and waits for shard 0 while a cancel holds shard 0
-/// and waits for shard 1 is a deadlock; PostgreSQL aborts one of them. A checkout retries; the
-/// cancel must too, or the customer gets a 500 for a transient conflict.
+/// Since session 8 a checkout waits only upwards in shard order (`TicketReservations`, step 3),
+/// as a release does, so the two cannot deadlock; before, a checkout holding shard 1 could wait
+/// for shard 0. Here another transaction does that by hand (holds shard 1, then waits for
+/// shard 0) while a cancel holds shard 0 and waits for shard 1: a deadlock, and PostgreSQL
+/// aborts one of them. The cancel must retry, or the customer gets a 500 for a transient
+/// conflict.
 @Suite(.serialized) struct ReleaseDeadlockTests {
     static let concert = "deadlock"
 

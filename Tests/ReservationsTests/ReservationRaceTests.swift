@@ -44,22 +44,21 @@ import Testing
         _ checkoutId: String, _ lines: [TicketReservations.Line], user: String, on connection: Connection,
         retries: Shared<Int>
     ) -> Outcome {
-        var attempt = 0
-        while true {
-            do {
-                let held = try connection.transaction { tx in
+        do {
+            let held = try TicketReservations.retrying(retries: 50, retried: { retries.withLock { $0 += 1 } }) {
+                inOrder in
+                try connection.transaction { tx in
                     try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)
-                        .reserve(checkoutId: checkoutId, userId: user, lines: lines, holdFor: 900, now: Date())
+                        .reserve(
+                            checkoutId: checkoutId, userId: user, lines: lines, holdFor: 900, now: Date(),
+                            inOrder: inOrder)
                 }
-                return .held(held)
-            } catch let error as PostgresError where error.isRetryable && attempt < 50 {
-                attempt += 1
-                retries.withLock { $0 += 1 }
-            } catch let error as ReservationError {
-                return .refused(error)
-            } catch {
-                return .failed("\(checkoutId): \(error)")
             }
+            return .held(held)
+        } catch let error as ReservationError {
+            return .refused(error)
+        } catch {
+            return .failed("\(checkoutId): \(error)")
         }
     }
 

@@ -117,33 +117,37 @@ enum Checkout {
     {
         let inline = ProjectionRegistry.shared.inline
         let checkout = confirmation.checkout
-        var attempt = 0
-        while true {
-            do {
-                // The reservation first: in a sell-out about half the confirms are refused,
-                // and they should fail before writing anything. (Closing the cart first keeps
-                // the shard locks shorter, but a bench run measured it costlier: every refused
-                // confirm then wrote and rolled back the cart's close.) The cart is closed
-                // from the state read before; the append's expected version refuses a cart
-                // changed since.
-                return try connection.transaction { tx in
+        do {
+            // The reservation first: in a sell-out about half the confirms are refused, and
+            // they should fail before writing anything. (Closing the cart first keeps the shard
+            // locks shorter, but a bench run measured it costlier: every refused confirm then
+            // wrote and rolled back the cart's close.) The cart is closed from the state read
+            // before; the append's expected version refuses a cart changed since. Deadlocks
+            // (none expected: step 3 of `TicketReservations`) and waits that would be out of
+            // order are tried again.
+            return try TicketReservations.retrying { inOrder in
+                try connection.transaction { tx in
                     let held = try TicketReservations(connection: tx, inlineProjections: inline).reserve(
                         checkoutId: checkout.checkoutId, userId: checkout.userId, lines: checkout.lines,
-                        holdFor: checkout.holdFor, now: checkout.now, metadata: checkout.metadata)
+                        holdFor: checkout.holdFor, now: checkout.now, metadata: checkout.metadata, inOrder: inOrder)
                     try ShoppingCarts(connection: tx, inlineProjections: inline).closeMany([confirmation.closing])
                     return held
                 }
-            } catch let error as PostgresError where error.isRetryable && attempt < 3 {
-                attempt += 1  // a deadlock near a sell-out: nothing was held; try again
-            } catch let error as ReservationError {
-                throw try ReservationErrors.http(error, connection: connection)
-            } catch is WrongExpectedVersion {
-                throw HTTPError(
-                    status: 409, code: "cart_changed",
-                    message: "The cart changed while confirming; look and confirm again.")
-            } catch let error as CartError {
-                throw CartErrors.http(error)
             }
+        } catch let error as ReservationError {
+            throw try ReservationErrors.http(error, connection: connection)
+        } catch is WrongExpectedVersion {
+            throw HTTPError(
+                status: 409, code: "cart_changed", message: "The cart changed while confirming; look and confirm again."
+            )
+        } catch let error as CartError {
+            throw CartErrors.http(error)
+        } catch is TicketReservations.WaitOutOfOrder {
+            var http = HTTPError(
+                status: 503, code: "busy",
+                message: "Too many customers are confirming these tickets at once. Nothing was reserved; try again.")
+            http.headers["Retry-After"] = "1"
+            throw http
         }
     }
 }

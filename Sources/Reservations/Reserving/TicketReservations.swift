@@ -15,14 +15,23 @@ import Postgres
 ///    decider runs on the locked row, and the `TicketsHeld` event is appended with the version
 ///    the row holds, so the expected-version check can never fail while the lock is held.
 ///    A quantity larger than one shard's rest is taken from several shards.
-/// 3. Only when every unlocked shard is empty does it wait for a locked one (the first from
-///    its random start, so waiters spread over the shards), and only when the level's total
-///    rest is too small does it answer "not enough tickets", naming the level; the
-///    transaction then rolls back and nothing is held.
+/// 3. Only when every unlocked shard is empty does it wait for a locked one, and only when the
+///    level's total rest is too small does it answer "not enough tickets", naming the level;
+///    the transaction then rolls back and nothing is held. It waits only for a shard ranked
+///    above every shard it holds, in the order (concert, level, shard): holding nothing of
+///    the level yet, the first locked one from its random start (so waiters spread over the
+///    shards); holding some, the next one up. Every wait then points up that order, so waits
+///    can never form a cycle: no deadlocks. (Waiting "the first from its random start" with
+///    shards held, as before session 8, let two checkouts near a sell-out each hold the
+///    shard the other waited for; PostgreSQL broke each cycle after its deadlock_timeout of
+///    a second, and the flash sale's last confirmations waited up to 13 s.) When the
+///    tickets left are only below a shard it holds, `reserve` throws `WaitOutOfOrder`: the
+///    caller rolls back and runs it again `inOrder`, taking and waiting for shards strictly
+///    upwards from the lowest, which needs no such exit.
 /// 4. One `ReservationHeld` per concert records what was taken from which shard.
-/// A deadlock (possible only in step 3 near a sell-out) aborts one transaction, which the
-/// caller retries. The sum of a level's shard capacities is its capacity, and no shard
-/// holds more than its capacity, so the level is never oversold.
+/// Releasing (`end`) locks a reservation's shards in the same order. The sum of a level's
+/// shard capacities is its capacity, and no shard holds more than its capacity, so the level
+/// is never oversold.
 ///
 /// In a rush, `reserveBatch` (BatchReservations.swift) holds a batch of checkouts with one
 /// lock pass, one append and one commit, and refuses those whose level falls short; `reserve`
@@ -58,16 +67,19 @@ public struct TicketReservations {
     }
 
     /// Holds every line or none. Must run inside the caller's transaction on `connection`.
+    /// Throws `WaitOutOfOrder` when it would have to wait for a shard below one it holds;
+    /// the caller then rolls back and calls it again with `inOrder` (see step 3 above).
     public func reserve(
         checkoutId: String, userId: String, lines: [Line], holdFor: TimeInterval, now: Date,
-        metadata: EventMetadata = EventMetadata()
+        metadata: EventMetadata = EventMetadata(), inOrder: Bool = false
     ) throws -> [ReservationHeld] {
         try Self.byConcert(lines).map { index, concertId, lines in
             let reservationId = Self.reservationId(checkoutId: checkoutId, index: index)
             let items = try lines.map { line in
                 ReservedItem(
                     ticketLevelId: line.ticketLevelId, quantity: line.quantity, unitPrice: line.unitPrice,
-                    currency: line.currency, shards: try hold(line, reservationId: reservationId, metadata: metadata))
+                    currency: line.currency,
+                    shards: try hold(line, reservationId: reservationId, metadata: metadata, inOrder: inOrder))
             }
             let held = ReservationHeld(
                 reservationId: reservationId, checkoutId: checkoutId, userId: userId, concertId: concertId,
@@ -76,6 +88,27 @@ public struct TicketReservations {
                 to: Reservation.streamId(reservationId), type: Reservation.streamType, expectedVersion: .noStream,
                 events: [try Reservation.eventTypes.encode(.held(held))], metadata: metadata)
             return held
+        }
+    }
+
+    /// Runs `body`, a transaction that calls `reserve` with the `inOrder` it is given, until
+    /// it needs no retry: again after a deadlock or serialization failure (PostgreSQL rolled it
+    /// back, nothing is held), and again in order after `WaitOutOfOrder`, at most `retries`
+    /// times in all; `retried` is told of each. Then the last error is thrown.
+    public static func retrying<T>(
+        retries: Int = 4, retried: () -> Void = {}, _ body: (_ inOrder: Bool) throws -> T
+    ) throws -> T {
+        var attempt = 0
+        var inOrder = false
+        while true {
+            do {
+                return try body(inOrder)
+            } catch let error as PostgresError where error.isRetryable && attempt < retries {
+            } catch is WaitOutOfOrder where attempt < retries {
+                inOrder = true
+            }
+            attempt += 1
+            retried()
         }
     }
 
@@ -115,15 +148,19 @@ public struct TicketReservations {
     }
 
     /// Holds one line's tickets over as many shards as it takes.
-    private func hold(_ line: Line, reservationId: String, metadata: EventMetadata) throws -> [ShardAllocation] {
+    private func hold(_ line: Line, reservationId: String, metadata: EventMetadata, inOrder: Bool) throws
+        -> [ShardAllocation]
+    {
         var remaining = line.quantity
         var taken: [ShardAllocation] = []
         var locked: [Int] = []
         var lockedStreams: [String] = []
         let start = Int.random(in: 0..<ShardPlan.maxShards)
         while remaining > 0 {
-            var row = try lockShard(
-                concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start)
+            var row =
+                inOrder
+                ? nil
+                : try lockShard(concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start)
             if row == nil {
                 let level = LevelKey(line)
                 let rest = try self.rest(of: [level], excluding: lockedStreams)[level] ?? Rest()
@@ -141,13 +178,18 @@ public struct TicketReservations {
                         concertId: line.concertId, ticketLevelId: line.ticketLevelId,
                         available: available + line.quantity - remaining)
                 }
-                // Tickets are left, but in shards other checkouts hold: wait for one, the first
-                // from this checkout's random start, so that waiters spread over the locked
-                // shards instead of all queueing on the lowest one.
+                // Tickets are left, but in shards other checkouts hold: wait for one ranked above
+                // every shard held (step 3), or, holding none, the first from the random start.
+                let above = inOrder ? locked.max() ?? -1 : locked.max()
                 row = try lockShard(
                     concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start,
-                    waiting: true)
-                guard row != nil else { continue }
+                    waiting: true, above: above)
+                if row == nil {
+                    // None above has tickets left: the rest is below a shard held (or was
+                    // released there since an in-order pass went by).
+                    if above != nil { throw WaitOutOfOrder() }
+                    continue
+                }
             }
             guard let shard = row else { continue }
             locked.append(shard.shard)
@@ -164,6 +206,11 @@ public struct TicketReservations {
         }
         return taken
     }
+
+    /// `reserve` would have to wait for a shard ranked below one it holds, which could
+    /// deadlock (step 3): nothing must stay held, so the caller rolls its transaction back and
+    /// runs `reserve` again with `inOrder`.
+    public struct WaitOutOfOrder: Error, Equatable {}
 
     /// A level of a concert, ordered as locks are taken.
     struct LevelKey: Hashable, Comparable {
@@ -219,16 +266,23 @@ public struct TicketReservations {
 
     /// Locks the first shard of a level, from `start` on, that has tickets left, other than
     /// those in `excluding`: one no other transaction holds (`SKIP LOCKED`), or with `waiting`
-    /// the first in that order, waiting for its holder.
-    func lockShard(concertId: String, levelId: String, excluding: [Int], start: Int, waiting: Bool = false)
-        throws -> ShardRow?
-    {
-        try connection.query(
+    /// the first in that order, waiting for its holder. With `above`, the first numbered
+    /// higher than it instead, in shard order.
+    func lockShard(
+        concertId: String, levelId: String, excluding: [Int], start: Int, waiting: Bool = false, above: Int? = nil
+    ) throws -> ShardRow? {
+        let order: SQLQuery =
+            if let above {
+                "AND shard > \(above) ORDER BY shard"
+            } else {
+                "ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)"
+            }
+        return try connection.query(
             """
             SELECT stream_id, shard, version, capacity, held, sold, closed FROM availability_shards
             WHERE concert_id = \(concertId) AND level_id = \(levelId) AND NOT closed
               AND capacity - held - sold > 0 AND NOT (shard = ANY(\(SQLArray(unquoted: excluding))::int[]))
-            ORDER BY (shard + \(ShardPlan.maxShards) - \(start)) % \(ShardPlan.maxShards)
+              \(subquery: order)
             LIMIT 1 FOR UPDATE\(unsafeSQL: waiting ? "" : " SKIP LOCKED")
             """
         ).first.map(ShardRow.init)
@@ -243,9 +297,9 @@ public struct TicketReservations {
 
     /// Cancels or expires a held reservation and returns its tickets to sale, in one
     /// transaction. Of two racing calls, one succeeds; the other throws (a conflict or the
-    /// reservation's new state) and releases nothing. A deadlock with a checkout near a
-    /// sell-out (it holds one shard and waits for another, see step 3 above) rolls the
-    /// transaction back, and it is tried again with the reservation read anew.
+    /// reservation's new state) and releases nothing. Its shards are locked in the checkouts'
+    /// order (step 3 above), so it cannot deadlock with them; should PostgreSQL still pick it
+    /// as a deadlock victim, the transaction is tried again with the reservation read anew.
     public func end(_ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata = EventMetadata())
         throws
     {

@@ -18,16 +18,21 @@ import Postgres
 /// 3. Only when every unlocked shard is empty does it wait for a locked one, and only when the
 ///    level's total rest is too small does it answer "not enough tickets", naming the level;
 ///    the transaction then rolls back and nothing is held. It waits only for a shard ranked
-///    above every shard it holds, in the order (concert, level, shard): holding nothing of
-///    the level yet, the first locked one from its random start (so waiters spread over the
-///    shards); holding some, the next one up. Every wait then points up that order, so waits
-///    can never form a cycle: no deadlocks. (Waiting "the first from its random start" with
-///    shards held, as before session 8, let two checkouts near a sell-out each hold the
-///    shard the other waited for; PostgreSQL broke each cycle after its deadlock_timeout of
-///    a second, and the flash sale's last confirmations waited up to 13 s.) When the
-///    tickets left are only below a shard it holds, `reserve` throws `WaitOutOfOrder`: the
-///    caller rolls back and runs it again `inOrder`, taking and waiting for shards strictly
-///    upwards from the lowest, which needs no such exit.
+///    above every shard it holds, in the order (concert, level, shard): the lowest-numbered
+///    shard with tickets above those it holds of the level. Every wait then points up that
+///    order, so waits cannot form a cycle. (Before session 8 a checkout waited for "the first
+///    locked shard from its random start", which could be below one it held: near a sell-out
+///    two checkouts each held the shard the other waited for, PostgreSQL broke each cycle
+///    after its deadlock_timeout of a second, and the flash sale's last confirmations waited
+///    up to 13 s. Even holding nothing of the level, a wait from a random start is not safe:
+///    a `FOR UPDATE` that waited for a row its holder then emptied keeps that row locked
+///    while it moves on to the next one, here possibly a lower one.) When the tickets left
+///    are only below a shard it holds, `reserve` throws `WaitOutOfOrder`: the caller rolls
+///    back and runs it again `inOrder`, taking and waiting for shards strictly upwards from
+///    the lowest, which needs no such exit. Only a shard locked by `SKIP LOCKED` just as
+///    another transaction emptied it stays held unseen (the same rule of PostgreSQL's), so a
+///    deadlock remains possible in that narrow window; PostgreSQL then aborts one side,
+///    which the caller retries.
 /// 4. One `ReservationHeld` per concert records what was taken from which shard.
 /// Releasing (`end`) locks a reservation's shards in the same order. The sum of a level's
 /// shard capacities is its capacity, and no shard holds more than its capacity, so the level
@@ -178,16 +183,15 @@ public struct TicketReservations {
                         concertId: line.concertId, ticketLevelId: line.ticketLevelId,
                         available: available + line.quantity - remaining)
                 }
-                // Tickets are left, but in shards other checkouts hold: wait for one ranked above
-                // every shard held (step 3), or, holding none, the first from the random start.
-                let above = inOrder ? locked.max() ?? -1 : locked.max()
+                // Tickets are left, but in shards other checkouts hold: wait for the lowest one
+                // ranked above every shard held (step 3).
                 row = try lockShard(
                     concertId: line.concertId, levelId: line.ticketLevelId, excluding: locked, start: start,
-                    waiting: true, above: above)
+                    waiting: true, above: locked.max() ?? -1)
                 if row == nil {
                     // None above has tickets left: the rest is below a shard held (or was
-                    // released there since an in-order pass went by).
-                    if above != nil { throw WaitOutOfOrder() }
+                    // released there since an in-order pass went by), or was taken meanwhile.
+                    if !locked.isEmpty { throw WaitOutOfOrder() }
                     continue
                 }
             }
@@ -265,9 +269,9 @@ public struct TicketReservations {
     }
 
     /// Locks the first shard of a level, from `start` on, that has tickets left, other than
-    /// those in `excluding`: one no other transaction holds (`SKIP LOCKED`), or with `waiting`
-    /// the first in that order, waiting for its holder. With `above`, the first numbered
-    /// higher than it instead, in shard order.
+    /// those in `excluding`, that no other transaction holds (`SKIP LOCKED`). With `above`,
+    /// the first numbered higher than it instead, in shard order; with `waiting`, waiting for
+    /// its holder (only upwards: see step 3).
     func lockShard(
         concertId: String, levelId: String, excluding: [Int], start: Int, waiting: Bool = false, above: Int? = nil
     ) throws -> ShardRow? {

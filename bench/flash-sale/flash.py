@@ -13,8 +13,8 @@ Subcommands (run.sh calls them; each prints one JSON object on stdout, progress 
   fire       POST /api/cart/confirm once per customer over C connections (the measured step)
   calibrate  the generator's own rate on one path, to compare with wrk on the same path
 
-With --sender ENCORE_BENCH, fire and calibrate send through `encore-bench http-fire` (one
-blocking thread per connection) and only read its answers here: the CPU both use is the
+With --sender ENCORE_BENCH, fire and calibrate send through `encore-bench http-fire` (an
+epoll loop per thread, as wrk) and only read its answers here: the CPU both use is the
 generator's share.
 """
 
@@ -225,8 +225,8 @@ def run_batch(base, requests, concurrency, keep_body=lambda status: True, source
 
 
 def run_sender(sender, base, method, path, tokens, concurrency, keep_body):
-    """Sends one request per token with `encore-bench http-fire` (threads and blocking
-    sockets, about a tenth of this asyncio client's CPU per request). Returns results as
+    """Sends one request per token with `encore-bench http-fire` (an epoll loop per thread,
+    about a fifth of this asyncio client's CPU per request). Returns results as
     run_batch does, times from the sender's first request, and the sender's CPU seconds."""
     import base64
     import resource

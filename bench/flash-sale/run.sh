@@ -41,8 +41,8 @@
 #                          and fresh carts for the same customers; the first is the headline
 #                          (a shape may name another binary: "2x8 2x8@/tmp/proto/encore" compares
 #                          a prototype in the same run; its migrations run before its round)
-#   FLASH_SENDER=swift    who sends the measured confirms: encore-bench http-fire (threads,
-#                         blocking sockets, ~20 us of CPU per request), or python (flash.py's
+#   FLASH_SENDER=swift    who sends the measured confirms: encore-bench http-fire (an epoll
+#                         loop per thread, ~25-40 us of CPU per request), or python (flash.py's
 #                         asyncio client, ~200 us)
 #   FLASH_SETUP_SHAPE=2x8  the pool's shape during the set-up
 #   FLASH_SETUP_CONNECTIONS=8  concurrent registrations and sign-ins (Argon2 is CPU- and
@@ -154,7 +154,7 @@ if [[ ${FLASH_SENDER:-swift} != python ]]; then
     fi
     [[ -x $bench_bin ]] || die "no encore-bench at $bench_bin"
     sender_args=(--sender "$bench_bin")
-    generator_name="\`encore-bench http-fire\` (a blocking thread per keep-alive connection), driven by \`flash.py\`"
+    generator_name="\`encore-bench http-fire\` (an epoll loop per thread over keep-alive connections), driven by \`flash.py\`"
     generator_short="http-fire"
 else
     generator_name="\`flash.py\` (asyncio, keep-alive)"

@@ -86,4 +86,23 @@ import Testing
         #expect(held.flatMap { $0.items.flatMap(\.shards) }.map(\.shard).sorted() == [1, 2])
         #expect(try Self.left(on: setup) == [0, 0, 0])
     }
+
+    @Test func retryingGoesInOrderAfterAnOutOfOrderWaitAndGivesUpAfterItsRetries() throws {
+        var calls: [Bool] = []
+        #expect(throws: TicketReservations.WaitOutOfOrder.self) {
+            try TicketReservations.retrying(retries: 4) { inOrder in
+                calls.append(inOrder)
+                throw TicketReservations.WaitOutOfOrder()
+            }
+        }
+        #expect(calls == [false, true, true, true, true])
+
+        var attempts = 0
+        let value = try TicketReservations.retrying { inOrder in
+            attempts += 1
+            if !inOrder { throw TicketReservations.WaitOutOfOrder() }
+            return "held"
+        }
+        #expect(value == "held" && attempts == 2)
+    }
 }

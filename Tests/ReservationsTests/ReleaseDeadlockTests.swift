@@ -57,14 +57,7 @@ import Testing
             }
             done.signal()
         }.start()
-        let deadline = Date().addingTimeInterval(20)
-        var waiting = false
-        while !waiting && Date() < deadline {
-            waiting =
-                try setup.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = \(pid)").first?
-                .decodeIfPresent("wait_event_type", as: String.self) == "Lock"
-            if !waiting { usleep(10_000) }
-        }
+        let waiting = try ReservationsTestDatabase.waitsForLock(pid: pid, on: setup)
         #expect(waiting, "the cancel waits for shard 1")
         // The checkout now waits for shard 0: a deadlock, which PostgreSQL breaks after
         // deadlock_timeout by aborting the one that waited longer, the cancel.

@@ -64,14 +64,7 @@ import Testing
             outcome.withLock { $0 = result }
             done.signal()
         }.start()
-        let deadline = Date().addingTimeInterval(20)
-        var waiting = false
-        while !waiting && Date() < deadline {
-            waiting =
-                try setup.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = \(pid)").first?
-                .decodeIfPresent("wait_event_type", as: String.self) == "Lock"
-            if !waiting { usleep(10_000) }
-        }
+        let waiting = try ReservationsTestDatabase.waitsForLock(pid: pid, on: setup)
         #expect(waiting, "the checkout waits for shard 1")
         #expect(retries.value == 1, "it started again, in order, once")
 

@@ -48,6 +48,19 @@ enum ReservationsTestDatabase {
         }
     }
 
+    /// Whether the backend `pid` comes to wait for a lock within `timeout` seconds, as seen
+    /// from `connection`.
+    static func waitsForLock(pid: Int, on connection: Connection, timeout: TimeInterval = 20) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let waitEvent = try connection.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = \(pid)")
+                .first?.decodeIfPresent("wait_event_type", as: String.self)
+            if waitEvent == "Lock" { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
     static func count(_ sql: String, on connection: Connection) throws -> Int {
         try connection.query(SQLQuery(unsafeSQL: sql)).first?.decode("n") ?? -1
     }

@@ -115,7 +115,7 @@ private final class EventLoop {
     private func sendNext(_ slot: Int) {
         let index = next.take()
         guard index < requests.count else {
-            drop(slot)
+            closeSocket(slot)
             return
         }
         if slots[slot].socket < 0 {
@@ -178,10 +178,6 @@ private final class EventLoop {
         }
         closeSocket(slot)
         sendNext(slot)
-    }
-
-    private func drop(_ slot: Int) {
-        closeSocket(slot)
     }
 
     private func closeSocket(_ slot: Int) {

@@ -740,7 +740,10 @@ def test_20_mb_body_gets_413_from_nginx(start_pool, start_nginx):
     assert under.status == 200, under
     assert under.json() == {"bytes": 1024 * 1024 - 1}
     assert under.worker in pool.worker_pids()
-    echoes = [e for e in pool.log_entries() if e.get("logger") == "encore.access" and e.get("path") == "/_test/echo"]
+    # The access line is written after the answer is sent: wait for it, then count them all.
+    is_echo = lambda e: e.get("logger") == "encore.access" and e.get("path") == "/_test/echo"
+    pool.wait_for_log(is_echo)
+    echoes = [e for e in pool.log_entries() if is_echo(e)]
     assert [e["status"] for e in echoes] == ["200"]
     assert pool.status()["rejectedBodies"] == 0
 

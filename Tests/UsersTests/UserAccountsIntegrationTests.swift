@@ -21,7 +21,11 @@ import enum Web.Role
 
     @Test func twentyConcurrentRegistrationsOfOneAddressMakeExactlyOneUser() throws {
         let url = self.url
-        enum Outcome: Equatable { case registered(String), emailTaken, other(String) }
+        enum Outcome: Equatable {
+            case registered(String)
+            case emailTaken
+            case other(String)
+        }
         let outcomes = Shared<[Outcome]>([])
         // The same address, spelled 20 ways (case and surrounding spaces): one account.
         onThreads(20) { index in
@@ -96,7 +100,8 @@ import enum Web.Role
 
         // A wrong current password changes nothing.
         #expect(throws: UserError.self) {
-            try accounts.changePassword(userId: user.id, current: "wrong password", new: newPassword, keepingSession: nil)
+            try accounts.changePassword(
+                userId: user.id, current: "wrong password", new: newPassword, keepingSession: nil)
         }
         #expect(try hash() == oldHash)
 
@@ -117,7 +122,10 @@ import enum Web.Role
         let events = try connection.query(
             "SELECT event_type, data::text AS data, metadata::text AS metadata FROM es_events WHERE stream_id = \(User.streamId(user.id)) ORDER BY stream_version"
         )
-        #expect(try events.map { try $0.decode("event_type", as: String.self) } == ["UserRegistered", "UserPasswordChanged"])
+        #expect(
+            try events.map { try $0.decode("event_type", as: String.self) } == [
+                "UserRegistered", "UserPasswordChanged",
+            ])
         for row in events {
             let text = (try row.decode("data", as: String.self)) + (try row.decode("metadata", as: String.self))
             for secret in [oldPassword, newPassword, oldHash, newHash, "$argon2", "argon2id", "password_hash"] {
@@ -134,8 +142,9 @@ import enum Web.Role
             let quoted = Connection.quoteIdentifier(table)
             for needle in ["$argon2", oldPassword, newPassword] {
                 let hits = try connection.query(
-                    SQLQuery(unsafeSQL: "SELECT count(*) AS n FROM \(quoted) t WHERE strpos(t::text, $1) > 0",
-                             parameters: [needle])
+                    SQLQuery(
+                        unsafeSQL: "SELECT count(*) AS n FROM \(quoted) t WHERE strpos(t::text, $1) > 0",
+                        parameters: [needle])
                 ).first?.decode("n", as: Int.self)
                 #expect(hits == 0, "\(table) contains \(needle)")
             }
@@ -169,16 +178,53 @@ import enum Web.Role
 
         // Idle and absolute expiry.
         let third = try sessions.start(userId: user.id, userAgent: "ua", ip: "127.0.0.1")
-        #expect(try sessions.resolve(token: third.token, credential: .bearer, now: Date().addingTimeInterval(Sessions.idleTimeout + 5)) == nil)
+        #expect(
+            try sessions.resolve(
+                token: third.token, credential: .bearer, now: Date().addingTimeInterval(Sessions.idleTimeout + 5))
+                == nil)
         let old = try sessions.start(
-            userId: user.id, userAgent: "ua", ip: "127.0.0.1", now: Date().addingTimeInterval(-Sessions.absoluteLifetime - 5))
+            userId: user.id, userAgent: "ua", ip: "127.0.0.1",
+            now: Date().addingTimeInterval(-Sessions.absoluteLifetime - 5))
         try connection.execute("UPDATE sessions SET last_seen_at = now() WHERE id = \(old.id)")
         #expect(try sessions.resolve(token: old.token, credential: .bearer) == nil)
     }
 
+    @Test func aSessionInUseIsTouchedAtMostOnceAMinuteAndSoOutlivesTheIdleTimeout() throws {
+        let accounts = try UsersTestDatabase.accounts(url)
+        let user = try accounts.register(email: "touch@example.com", password: "touch password", name: "Touch")
+        let sessions = Sessions(connection: connection)
+        let start = Date()
+        let session = try sessions.start(userId: user.id, userAgent: "ua", ip: "127.0.0.1", now: start)
+        func lastSeen() throws -> Date {
+            try #require(try connection.query("SELECT last_seen_at FROM sessions WHERE id = \(session.id)").first)
+                .decode("last_seen_at")
+        }
+
+        // Within the touch interval: signed in, nothing written.
+        #expect(try sessions.resolve(token: session.token, credential: .cookie, now: start + 30) != nil)
+        #expect(abs(try lastSeen().timeIntervalSince(start)) < 0.001)
+
+        // After it: the same statement moves last_seen_at on.
+        let later = start + 25 * 60
+        #expect(try sessions.resolve(token: session.token, credential: .cookie, now: later)?.userId == user.id)
+        #expect(abs(try lastSeen().timeIntervalSince(later)) < 0.001)
+
+        // So the session lives on past an idle timeout counted from its start, and ends an idle
+        // timeout after its last use.
+        #expect(try sessions.resolve(token: session.token, credential: .cookie, now: start + 40 * 60) != nil)
+        #expect(try sessions.resolve(token: session.token, credential: .cookie, now: start + 80 * 60) == nil)
+
+        // The touch's asynchronous commit was its own transaction's only: the connection's
+        // next commits wait for their WAL flush again.
+        let setting: String = try #require(try connection.query("SHOW synchronous_commit").first)
+            .decode("synchronous_commit")
+        #expect(setting == "on")
+    }
+
     @Test func roleChangesNameTheAdminAndUpdateTheReadModel() throws {
         let accounts = try UsersTestDatabase.accounts(url)
-        let admin = try accounts.register(email: "boss@example.com", password: "boss password", name: "Boss", role: .admin)
+        let admin = try accounts.register(
+            email: "boss@example.com", password: "boss password", name: "Boss", role: .admin)
         let user = try accounts.register(email: "pat@example.com", password: "pat password", name: "Pat")
         let changed = try accounts.changeRole(userId: user.id, to: .organiser, by: admin.id)
         #expect(changed.role == "organiser")
@@ -211,7 +257,9 @@ import enum Web.Role
         // Another address from the same clients is not throttled.
         #expect(try throttle.retryAfter(email: "u@example.com", ip: "10.0.0.1", now: now) == nil)
         // The window passes.
-        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.9", now: now.addingTimeInterval(SignInThrottle.window + 1)) == nil)
+        #expect(
+            try throttle.retryAfter(
+                email: "t@example.com", ip: "10.0.0.9", now: now.addingTimeInterval(SignInThrottle.window + 1)) == nil)
         try throttle.recordSuccess(email: "t@example.com")
         #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.9", now: now) == nil)
     }
@@ -220,7 +268,8 @@ import enum Web.Role
         let throttle = SignInThrottle(connection: connection)
         let now = Date()
         for i in 0..<50 {
-            try throttle.recordFailure(email: "stuff\(i)@example.com", ip: "192.0.2.50", now: now.addingTimeInterval(-60))
+            try throttle.recordFailure(
+                email: "stuff\(i)@example.com", ip: "192.0.2.50", now: now.addingTimeInterval(-60))
         }
         #expect(try throttle.retryAfter(email: "fresh@example.com", ip: "192.0.2.50", now: now) != nil)
         #expect(try throttle.retryAfter(email: "fresh@example.com", ip: "192.0.2.51", now: now) == nil)

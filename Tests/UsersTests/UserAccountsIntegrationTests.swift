@@ -193,6 +193,9 @@ import enum Web.Role
         let accounts = try UsersTestDatabase.accounts(url)
         let user = try accounts.register(email: "touch@example.com", password: "touch password", name: "Touch")
         let sessions = Sessions(connection: connection)
+        // The test cluster runs with synchronous_commit off; this connection waits for its
+        // flushes, so that a touch's setting leaking past its transaction would show.
+        try connection.execute("SET synchronous_commit = on")
         let start = Date()
         let session = try sessions.start(userId: user.id, userAgent: "ua", ip: "127.0.0.1", now: start)
         func lastSeen() throws -> Date {

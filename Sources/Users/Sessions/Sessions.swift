@@ -45,11 +45,11 @@ public struct Sessions {
     /// The signed-in user for a token, or nil when it is unknown or expired.
     ///
     /// One statement, which also moves `last_seen_at` on when it is older than
-    /// `touchInterval`. That write is the only one of a request that reads pages, and of a
-    /// confirmation the only one outside the checkout's batch, so it commits without waiting
-    /// for its WAL flush (`synchronous_commit` off for its own transaction only, set where
-    /// the row is updated): a crash can lose the last fraction of a second of such touches,
-    /// which only moves an idle timeout of 30 minutes a minute earlier at most.
+    /// `touchInterval`. That touch commits without waiting for its WAL flush: the UPDATE's
+    /// `RETURNING` sets `synchronous_commit` off for this statement's own transaction only
+    /// (the main query counts the touched rows so that the setting is evaluated). A crash
+    /// can lose the last fraction of a second of touches, which moves a session's 30-minute
+    /// idle timeout a minute earlier at most.
     public func resolve(token: String, credential: Principal.Credential, now: Date = Date()) throws -> Principal? {
         guard token.count <= 100 else { return nil }
         let idleLimit = now.addingTimeInterval(-Sessions.idleTimeout)

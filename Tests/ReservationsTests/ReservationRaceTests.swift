@@ -64,7 +64,8 @@ import Testing
 
     /// Reserves like `Checkout.confirm` in a rush: through committers shared by the threads, so
     /// that concurrent checkouts are held or refused together (`reserveBatch`); one the batch
-    /// left out, or whose batch failed, reserves by itself.
+    /// left out joins up to `batchRetries` later batches, and then, or when its batch failed,
+    /// reserves by itself.
     static func reserveBatched(
         _ checkoutId: String, _ lines: [TicketReservations.Line], user: String, on connection: Connection,
         retries: Shared<Int>,
@@ -72,16 +73,22 @@ import Testing
     ) -> Outcome {
         let checkout = TicketReservations.Checkout(
             checkoutId: checkoutId, userId: user, lines: lines, holdFor: 900, now: Date(), metadata: EventMetadata())
-        switch committers.submit(checkout, on: connection) {
-        case .held(let held): return .held(held)
-        case .refused(let error): return .refused(error)
-        case .leftOut: return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
+        for _ in 0...batchRetries {
+            switch committers.submit(checkout, on: connection) {
+            case .held(let held): return .held(held)
+            case .refused(let error): return .refused(error)
+            case .leftOut: continue
+            }
         }
+        return reserve(checkoutId, lines, user: user, on: connection, retries: retries)
     }
+
+    /// As `Checkout.batchRetries`.
+    static let batchRetries = 3
 
     /// The checkout's committers, as `Checkout.confirmations` has them.
     static func committers() -> Committers<TicketReservations.Checkout, TicketReservations.BatchOutcome> {
-        Committers(maxBatch: 32, threads: 2, key: { $0.userId }) { batch, connection, _ in
+        Committers(maxBatch: 32, threads: 1, key: { $0.userId }) { batch, connection, _ in
             do {
                 return try connection.transaction { tx in
                     try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)

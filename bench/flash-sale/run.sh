@@ -563,9 +563,10 @@ writing a batch are done together in its next one (since ba5b6c4, `Checkout.conf
 the other on them in memory, one INSERT for every shard's and reservation's events, one for the
 carts, one commit; a cart whose level falls short counting every shard (the batch's locked ones
 and the others as last committed) is refused in the batch (since 7dcd4b7), and one the locked
-shards cannot cover otherwise goes the single way above. Two batches at a time per worker, written
-by two committer threads with connections of their own (`Committers`, since 6f3900a; before, the
-waiting request threads took turns leading them).
+shards cannot cover otherwise joins up to three later batches before it goes the single way
+above (since session 10: alone it waits for locked shards while holding others). One batch at a
+time per worker, written by a committer thread with a connection of its own (`Committers`; two
+from 6f3900a until session 10, which then took shards from each other near a sell-out).
 
 Profile, prototypes measured against this design and recommendations: `bench/flash-sale/FINDINGS.md`.
 EOF

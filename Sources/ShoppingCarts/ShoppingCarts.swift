@@ -110,15 +110,27 @@ public struct ShoppingCarts {
     public func closeMany(_ closings: [Closing]) throws {
         let store = EventStore(
             connection: connection, inlineProjections: inlineProjections, joinsCallerTransaction: true)
-        try store.appendMany(
-            closings.map { closing in
-                StreamAppend(
-                    streamId: ShoppingCart.streamId(closing.cartId), streamType: ShoppingCart.streamType,
-                    expectedVersion: .version(closing.expectedVersion),
-                    events: try ShoppingCart.decide(closing.command, closing.state).map {
-                        try ShoppingCart.eventTypes.encode($0)
-                    }, metadata: closing.metadata)
-            })
+        try store.appendMany(try Self.appends(closing: closings))
+        try freeUsers(closing: closings)
+    }
+
+    /// The appends that close these carts (each expecting the version it was read at), for a
+    /// caller that appends them together with its own in one `appendMany`, in its transaction;
+    /// it must then call `freeUsers(closing:)` in that transaction too.
+    public static func appends(closing closings: [Closing]) throws -> [StreamAppend] {
+        try closings.map { closing in
+            StreamAppend(
+                streamId: ShoppingCart.streamId(closing.cartId), streamType: ShoppingCart.streamType,
+                expectedVersion: .version(closing.expectedVersion),
+                events: try ShoppingCart.decide(closing.command, closing.state).map {
+                    try ShoppingCart.eventTypes.encode($0)
+                }, metadata: closing.metadata)
+        }
+    }
+
+    /// Lets the users of these closed carts open new ones, inside the caller's transaction
+    /// (sent with its next statement).
+    public func freeUsers(closing closings: [Closing]) throws {
         for closing in closings {
             try connection.executeLater(
                 "DELETE FROM open_carts WHERE user_id = \(closing.userId) AND cart_id = \(closing.cartId)")

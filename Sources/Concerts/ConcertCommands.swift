@@ -16,6 +16,11 @@ public struct ConcertCommands {
         self.groupCommit = groupCommit
     }
 
+    /// Commands on `connection`, appending as the application's `store` says.
+    public init(connection: Connection, store: StoreSetup) {
+        self.init(connection: connection, inlineProjections: store.inlineProjections, groupCommit: store.groupCommit)
+    }
+
     private var handler: CommandHandler<Concert> {
         CommandHandler<Concert>(
             store: EventStore(connection: connection, inlineProjections: inlineProjections, groupCommit: groupCommit),
@@ -47,12 +52,14 @@ public struct ConcertCommands {
             retriesOnConflict: 3)
     }
 
+    /// Replaces the levels; `taken`: tickets held or sold per level id (see `UpdateTicketLevels`).
     public func updateTicketLevels(
-        _ concertId: String, levels: [TicketLevel], now: Date = Date(), metadata: EventMetadata = EventMetadata()
+        _ concertId: String, levels: [TicketLevel], taken: [String: Int] = [:], now: Date = Date(),
+        metadata: EventMetadata = EventMetadata()
     ) throws {
         _ = try handler.handle(
-            .updateTicketLevels(UpdateTicketLevels(ticketLevels: levels, now: now)), on: Concert.streamId(concertId),
-            metadata: metadata, retriesOnConflict: 3)
+            .updateTicketLevels(UpdateTicketLevels(ticketLevels: levels, taken: taken, now: now)),
+            on: Concert.streamId(concertId), metadata: metadata, retriesOnConflict: 3)
     }
 
     public func cancel(

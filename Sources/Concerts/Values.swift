@@ -27,6 +27,10 @@ public struct TicketLevel: Sendable, Equatable, Codable {
     public let price: Int
 
     public static let maxCapacity = 100_000
+    /// The most levels a concert has (a stadium's plan has about a dozen).
+    public static let maxLevels = 20
+    /// The highest price, in minor units (1,000,000.00).
+    public static let maxPrice = 100_000_000
 
     public init(id: String, name: String, capacity: Int, price: Int, position: Int = 0) throws {
         let field = "ticketLevels[\(position)]"
@@ -43,7 +47,7 @@ public struct TicketLevel: Sendable, Equatable, Codable {
             throw ConcertError.invalid(
                 field: "\(field).capacity", message: "A level's capacity is 1 to 100,000 tickets.")
         }
-        guard price >= 0, price <= 100_000_000 else {
+        guard price >= 0, price <= TicketLevel.maxPrice else {
             throw ConcertError.invalid(
                 field: "\(field).price", message: "A price is 0 or more, in minor units (e.g. 45000 for 450.00).")
         }
@@ -51,10 +55,14 @@ public struct TicketLevel: Sendable, Equatable, Codable {
         self.price = price
     }
 
-    /// Checks a list of levels: at least one, and unique ids.
+    /// Checks a list of levels: one to `maxLevels`, and unique ids.
     static func validate(_ levels: [TicketLevel]) throws {
         guard !levels.isEmpty else {
             throw ConcertError.invalid(field: "ticketLevels", message: "A concert needs at least one ticket level.")
+        }
+        guard levels.count <= maxLevels else {
+            throw ConcertError.invalid(
+                field: "ticketLevels", message: "A concert has at most \(maxLevels) ticket levels.")
         }
         var seen: Set<String> = []
         for (index, level) in levels.enumerated() where !seen.insert(level.id).inserted {

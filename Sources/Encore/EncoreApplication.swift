@@ -1,40 +1,42 @@
-import Concerts
 import FastCGI
 import Foundation
 import Glibc
 import Logging
-import Postgres
-import Reservations
-import Users
 import Web
 
-/// The composition root: builds the routes of every context and the per-thread handler.
+/// The web application a worker process serves: every context's routes, templates and
+/// OpenAPI part, and the per-thread request handler.
 public struct EncoreApplication: Sendable {
+    let encore: Encore
     let router: Router<RequestContext>
     let templates: Templates
-    let openAPI: [UInt8]
     let logger: Logger
-    let testRoutes: Bool
+    let namesWorkers: Bool
 
-    /// Loads templates and the OpenAPI document and registers every route.
-    public init(testRoutes: Bool = false, logger: Logger) throws {
+    /// Gathers every context's routes, templates and OpenAPI part. `extraRoutes` are added
+    /// last (the test routes of the end-to-end tests); with them, every response names the
+    /// worker that served it (`X-Encore-Worker`).
+    public init(
+        encore: Encore, logger: Logger, extraRoutes: (@Sendable (inout Router<RequestContext>) -> Void)? = nil
+    ) throws {
+        self.encore = encore
         self.logger = logger
-        self.testRoutes = testRoutes
-        templates = try Templates(directory: Resources.templatesDirectory)
-        openAPI = Resources.openAPIDocument
-        EncoreProjections.registerAll()
+        let resources = encore.contexts.compactMap(\.resources)
+        let rootResources = Bundle.module.resourceURL!
+        templates = try Templates(
+            directories: ([rootResources] + resources).map { $0.appendingPathComponent("Templates").path }
+                .filter { FileManager.default.fileExists(atPath: $0) })
+        let openAPI = try OpenAPIDocument.assemble(
+            root: rootResources.appendingPathComponent("openapi.json"),
+            parts: resources.map { $0.appendingPathComponent("openapi.json") }
+                .filter { FileManager.default.fileExists(atPath: $0.path) })
         var router = Router<RequestContext>()
         OperationsRoutes.register(&router, openAPI: openAPI)
-        ConcertPages.register(&router)
-        ConcertsAPI.register(&router)
-        OrganiserPages.register(&router)
-        CartAPI.register(&router)
-        CheckoutPages.register(&router)
-        ReservationsAPI.register(&router, errors: ReservationErrors.http)
-        UsersAPI.register(&router)
-        UsersPages.register(&router)
-        if testRoutes { TestRoutes.register(&router) }
+        for context in encore.contexts { context.routes(&router, store: encore.store) }
+        extraRoutes?(&router)
+        OperationsRoutes.registerMetrics(&router, encore: encore)
         self.router = router
+        namesWorkers = extraRoutes != nil
     }
 
     /// The factory the worker pool calls once per thread.
@@ -46,7 +48,7 @@ public struct EncoreApplication: Sendable {
 /// Serves one worker thread's requests, holding that thread's database connection.
 final class EncoreRequestHandler: RequestHandler {
     private let application: EncoreApplication
-    private var context: RequestContext
+    private let context: RequestContext
 
     init(application: EncoreApplication, thread: WorkerThreadContext) {
         self.application = application
@@ -59,29 +61,32 @@ final class EncoreRequestHandler: RequestHandler {
 
     func handle(_ request: FastCGIRequest) -> FastCGIResponse {
         context.reset()
-        switch IdempotentRequests.claim(request, database: context.database) {
+        let lease = context.thread.configuration.requestTimeout + 5
+        switch IdempotentRequests.claim(request, database: context.database, lease: lease) {
         case .none:
             return route(request)
         case .answer(let response):
             return response
         case .claimed(let scope, let key):
             let response = route(request)
-            IdempotentRequests.store(response, scope: scope, key: key, database: context.database)
+            IdempotentRequests.store(
+                response, scope: scope, key: key, database: context.database, logger: context.logger)
             return response
         }
     }
 
     private func route(_ request: FastCGIRequest) -> FastCGIResponse {
-        var response = application.router.respond(to: request, context: &context, logger: context.logger) {
+        let users = application.encore.users
+        var response = application.router.respond(to: request, context: context, logger: context.logger) {
             request, context in
             // Who is asking, then whether an unsafe request carries the CSRF token.
             if request.path != "/healthz" && !request.path.hasPrefix("/_test/") {
-                try Authentication.resolve(request, context: context)
+                try users.authenticate(request, context)
             }
             try CSRF.verify(request, principal: context.principal)
         }
         for cookie in context.cookies { response.headers.append(("Set-Cookie", cookie)) }
-        if application.testRoutes { response.headers.append(("X-Encore-Worker", "\(getpid())")) }
+        if application.namesWorkers { response.headers.append(("X-Encore-Worker", "\(getpid())")) }
         return response
     }
 }

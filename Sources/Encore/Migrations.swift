@@ -1,19 +1,9 @@
-import EventStore
-import Foundation
 import Postgres
-import ShoppingCarts
-import Users
 
-/// Every schema migration of the application, in one ordered list.
-///
-/// Each module owns a range of versions: 1-99 the composition root, 100-199 the event store,
-/// then one hundred per bounded context.
-public enum EncoreMigrations {
-    public static var all: [Migration] {
-        core + IdempotentRequests.migrations + EventStoreSchema.migrations + UsersSchema.migrations
-            + ShoppingCartsSchema.migrations
-    }
-
+/// The composition root's own migrations. Versions 1-99 belong to the root and the web layer
+/// (`IdempotentRequests` has 2), 100-199 to the event store, then one hundred per context:
+/// Users 200, ShoppingCarts 300.
+enum EncoreMigrations {
     static let core: [Migration] = [
         Migration(
             version: 1, name: "site settings",
@@ -26,14 +16,7 @@ public enum EncoreMigrations {
                 INSERT INTO site_settings (key, value) VALUES
                     ('site_name', 'Encore'),
                     ('tagline', 'Tickets for the concerts you will remember.');
-                """)
+                """),
+        Migration(version: 3, name: "site settings dropped: nothing read them", sql: "DROP TABLE site_settings;"),
     ]
-
-    /// Applies every pending migration, then creates the tables of projections never run before.
-    public static func migrate(_ connection: Connection) throws -> [Int] {
-        let applied = try Migrator(all).migrate(connection)
-        EncoreProjections.registerAll()
-        try ProjectionSetup.prepare(ProjectionRegistry.shared.all, on: connection)
-        return applied
-    }
 }

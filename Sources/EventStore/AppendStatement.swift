@@ -20,9 +20,9 @@ import Postgres
 /// Parameters: $1 stream id, $2 stream type, $3 expected version (0 for none and for `.any`),
 /// $4 ids, $5 types, $6 schema versions, $7 data, $8 metadata, [$9 idempotency key].
 ///
-/// One table instead of two halves PostgreSQL's work per append (measured with pgbench on
-/// this machine: 0.43 ms of server CPU per single-event append with the stream table, 0.22-
-/// 0.27 ms without).
+/// One table instead of two leaves PostgreSQL much less work per append: no stream row to
+/// update besides the events (measured with pgbench: bench/RESULTS.md, "Event store" notes;
+/// bench/FINDINGS.md, session 13).
 enum AppendStatement {
     /// The unique constraint that refuses a version that exists already.
     static let versionConstraint = "es_events_stream_id_stream_version_key"

@@ -60,7 +60,9 @@ public struct CommandHandler<D: Decider> {
     ///
     /// - `retriesOnConflict`: how many times to load and decide again when another writer
     ///   appended in between; 0 lets `WrongExpectedVersion` through at once (the caller
-    ///   answers 409). Only for commands whose decision may be re-taken on newer state.
+    ///   answers 409). Only for commands whose decision may be re-taken on newer state. In a
+    ///   caller's transaction there is no retry: the failed append has aborted that transaction,
+    ///   which can only roll back, so the conflict goes to the caller at once.
     /// - `idempotencyKey`: a repeat of a key returns the first outcome (`isRepeat`), without
     ///   deciding again, and appends nothing. A decision that throws stores nothing.
     @discardableResult
@@ -88,7 +90,7 @@ public struct CommandHandler<D: Decider> {
                     to: streamId, type: streamType, expectedVersion: .version(loaded.version),
                     events: try events.map { try eventTypes.encode($0, encoder: encoder) }, metadata: metadata,
                     idempotencyKey: idempotencyKey)
-            } catch is WrongExpectedVersion where attempt < retriesOnConflict {
+            } catch is WrongExpectedVersion where attempt < retriesOnConflict && !store.joinsCallerTransaction {
                 attempt += 1
                 continue
             }

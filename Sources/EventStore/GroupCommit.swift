@@ -20,13 +20,12 @@ import Postgres
 /// batch is in its INSERT at a time; as soon as its rows are back (a flush request in the same
 /// pipeline, so no extra round trip) the next committer may start the next batch, whose INSERT
 /// then runs while the first one's commit waits for its WAL flush. So batches stay as large as
-/// with one batch at a time, and the two phases overlap. Measured with 16 writers against raw
-/// pgbench in the same minute (seven pairs each, bench/RESULTS.md "Event store" notes): 73-105%
-/// of its rate, median 80%, where the design before it reached 52-87%, median 65%
-/// (bench/eventstore.sh: medians 73-74%, against 56.5-61.5% before). That design had the
-/// waiting threads take turns leading one batch at a time on their own connections: every
-/// change of leader woke a thread (with a broadcast, all of them) just when the batch's backend
-/// needed the CPU, and letting two leaders run at once split the writers into smaller batches.
+/// with one batch at a time, and the two phases overlap. With 16 writers, run in pairs against
+/// raw pgbench, this came nearer pgbench's rate than the design before it (measured:
+/// bench/RESULTS.md, "Event store" notes, session 7). That design had the waiting threads take
+/// turns leading one batch at a time on their own connections: every change of leader woke a
+/// thread (with a broadcast, all of them) just when the batch's backend needed the CPU, and
+/// letting two leaders run at once split the writers into smaller batches.
 ///
 /// What each append sees does not change:
 /// - it returns only after its event is committed;
@@ -43,9 +42,9 @@ import Postgres
 ///   its version.
 ///
 /// Not batched: appends of several events (they already share one transaction among their
-/// events, and batching them serialises the writing: 13,400 against 22,600 events/s with 16
-/// writers of 10-event appends), "any version" appends, appends with an idempotency key, and
-/// appends inside a caller's transaction.
+/// events, and batching them serialises the writing on one backend, which measured slower than
+/// each writer's own INSERT: bench/RESULTS.md, "Event store" notes), "any version" appends,
+/// appends with an idempotency key, and appends inside a caller's transaction.
 public final class GroupCommit: Sendable {
     public let maxBatch: Int
     /// How many committer threads (and connections) it starts at most.

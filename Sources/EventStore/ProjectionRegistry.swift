@@ -1,34 +1,19 @@
-import Foundation
+/// The projections of a whole application, by name: what the composition root assembles from
+/// its contexts and hands to the daemon, the append path (the inline ones) and the
+/// `encore projections` commands. Always holds the store's own `stream_overview`.
+public struct ProjectionRegistry: Sendable {
+    /// Every projection, in the order given, `stream_overview` first.
+    public let all: [any Projection]
 
-/// The projections of the whole application, by name.
-///
-/// The composition root registers every context's projections into `shared` at start-up,
-/// before serving or running commands; the daemon, the append path (inline ones) and the
-/// `encore projections` commands read it. It starts with the store's own `stream_overview`.
-public final class ProjectionRegistry: @unchecked Sendable {
-    // @unchecked: every access to `entries` holds `lock`.
-    private let lock = NSLock()
-    private var entries: [any Projection]
-
-    /// The application's registry.
-    public static let shared = ProjectionRegistry([StreamOverviewProjection()])
-
-    public init(_ projections: [any Projection] = []) {
-        entries = []
-        for projection in projections { register(projection) }
-    }
-
-    /// Adds a projection; its name must be new.
-    public func register(_ projection: any Projection) {
-        lock.withLock {
-            precondition(
-                !entries.contains { $0.name == projection.name }, "projection \(projection.name) registered twice")
-            entries.append(projection)
+    /// `projections` must have distinct names (a name is a checkpoint's key).
+    public init(_ projections: [any Projection]) {
+        var all: [any Projection] = [StreamOverviewProjection()]
+        for projection in projections where projection.name != StreamOverviewProjection.projectionName {
+            precondition(!all.contains { $0.name == projection.name }, "projection \(projection.name) given twice")
+            all.append(projection)
         }
+        self.all = all
     }
-
-    /// Every projection, in registration order.
-    public var all: [any Projection] { lock.withLock { entries } }
 
     /// The ones to hand to `EventStore(inlineProjections:)`.
     public var inline: [any Projection] { all.filter { $0.kind == .inline } }

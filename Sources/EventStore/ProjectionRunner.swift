@@ -39,8 +39,9 @@ public struct ProjectionRunner {
     ///
     /// The first event after the checkpoint in the global order's index order, so that it is
     /// one index probe: asked as a join or an `EXISTS`, PostgreSQL scans the whole table when
-    /// the projection is caught up (found by the flash-sale bench: 36 ms a call with 150,000
-    /// events, 1.3 s with 2 million, run by the idle daemon several times a second).
+    /// the projection is caught up, a scan that grows with the table and that the idle daemon
+    /// runs again and again (found by the flash-sale bench: bench/flash-sale/FINDINGS.md,
+    /// session 4).
     public func isHeldBack(on connection: Connection) throws -> Bool {
         try connection.query(
             """

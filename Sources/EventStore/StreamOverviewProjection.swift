@@ -4,7 +4,8 @@ import Postgres
 /// A read model of every stream: type, version, event count, last event; for the admin panel
 /// and `encore events`. An async projection, rebuilt like any other.
 public struct StreamOverviewProjection: Projection {
-    public let name = "stream_overview"
+    public static let projectionName = "stream_overview"
+    public var name: String { Self.projectionName }
     public var tables: [String] { ["stream_overview"] }
 
     public init() {}

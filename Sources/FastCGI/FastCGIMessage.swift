@@ -26,6 +26,9 @@ public struct FastCGIResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// The index of the route that answered, for the request metrics (`Scoreboard.unmatchedRoute`
+    /// when none did).
+    public var route = Scoreboard.unmatchedRoute
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -98,6 +101,8 @@ public struct WorkerThreadContext: Sendable {
     public let configuration: PoolConfiguration
     /// The pool's figures, for `/status` and `/metrics`.
     public let status: @Sendable () -> PoolStatus
+    /// The pool's request durations per route and status class, for `/metrics`.
+    public let requestHistograms: @Sendable () -> [RouteHistogram]
 }
 
 /// Makes the handler for one worker thread.

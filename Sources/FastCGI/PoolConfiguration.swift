@@ -7,11 +7,11 @@ import Foundation
 /// The defaults suit a 2-core machine: 2 worker processes of 4 threads each keep both cores
 /// busy while some threads wait on PostgreSQL, with 8 database connections for requests (and up
 /// to four per worker for the threads that write batched appends and confirmations, opened
-/// when those first queue: `Committers` in the event store). Measured
-/// with nginx's kept connections (bench/RESULTS.md): 2x4 served `/healthz` at 8,400-9,600 req/s
-/// with p99 under 7 ms, 2x8 at 6,400 with p99 35 ms (16 threads and 16 backends on 2 cores spend
-/// more on switching, and a worker whose threads are all busy cannot lend its kept connections
-/// to the other), 1x16 at 5,000.
+/// when those first queue: `Committers` in the event store). With nginx's kept connections,
+/// 2x4 served `/healthz` faster than 2x8, with a lower p99 (16 threads and 16 backends on
+/// 2 cores spend more on switching, and a worker whose threads are all busy cannot lend its
+/// kept connections to the other), and faster than 1x16 (measured: bench/RESULTS.md, "HTTP";
+/// bench/FINDINGS.md, session 13).
 public struct PoolConfiguration: Sendable, Equatable {
     public var socketPath = ".data/run/encore.sock"
     public var pidFile: String? = nil
@@ -30,6 +30,9 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var listenBacklog = 1024
     public var databaseURL = "postgresql:///encore"
     public var logLevel = "info"
+    /// The application's own settings (`load`'s `applicationKeys`), by key, as given: the pool
+    /// reads them from the same sources and hands them to its workers and jobs untouched.
+    public var application: [String: String] = [:]
 
     public init() {}
 
@@ -54,17 +57,27 @@ public struct PoolConfiguration: Sendable, Equatable {
     }
 
     /// Builds the configuration from every source.
+    ///
+    /// `applicationKeys`: the application's own keys, accepted in every source besides the
+    /// pool's and kept in `application`.
     public static func load(
-        file: String?, environment: [String: String], flags: [String: String]
+        file: String?, environment: [String: String], flags: [String: String], applicationKeys: [String] = []
     ) throws -> PoolConfiguration {
         var configuration = PoolConfiguration()
+        let known = Set(applicationKeys)
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
                 throw Error.unreadable(path: file)
             }
             for (key, value) in try parseFile(text, source: file) {
-                try configuration.set(key, value, source: file)
+                try configuration.set(key, value, source: file, applicationKeys: known)
             }
+        }
+        for key in applicationKeys {
+            if let value = environment["ENCORE_" + key.uppercased()] { configuration.application[key] = value }
         }
         for key in keys {
             if let value = environment["ENCORE_" + key.uppercased()] {
@@ -75,7 +88,8 @@ public struct PoolConfiguration: Sendable, Equatable {
             configuration.databaseURL = url
         }
         for (key, value) in flags.sorted(by: { $0.key < $1.key }) {
-            try configuration.set(key, value, source: "--" + key.replacingOccurrences(of: "_", with: "-"))
+            try configuration.set(
+                key, value, source: "--" + key.replacingOccurrences(of: "_", with: "-"), applicationKeys: known)
         }
         try configuration.validate()
         return configuration
@@ -101,7 +115,7 @@ public struct PoolConfiguration: Sendable, Equatable {
         return pairs
     }
 
-    mutating func set(_ key: String, _ value: String, source: String) throws {
+    mutating func set(_ key: String, _ value: String, source: String, applicationKeys: Set<String> = []) throws {
         func int() throws -> Int {
             guard let number = Int(value), number >= 0 else {
                 throw Error.invalidValue(key: key, value: value, source: source)
@@ -129,7 +143,9 @@ public struct PoolConfiguration: Sendable, Equatable {
         case "listen_backlog": listenBacklog = try int()
         case "database_url": databaseURL = value
         case "log_level": logLevel = value
-        default: throw Error.unknownKey(key, source: source)
+        default:
+            guard applicationKeys.contains(key) else { throw Error.unknownKey(key, source: source) }
+            application[key] = value
         }
     }
 
@@ -150,12 +166,14 @@ public struct PoolConfiguration: Sendable, Equatable {
     /// The settings as environment variables, to start a worker process with exactly this
     /// configuration (the environment, unlike arguments, does not show the database URL in `ps`).
     var workerEnvironment: [String: String] {
-        [
+        var environment = [
             "ENCORE_SOCKET": socketPath, "ENCORE_WORKERS": "\(workers)", "ENCORE_THREADS": "\(threads)",
             "ENCORE_MAX_REQUESTS": "\(maxRequests)", "ENCORE_REQUEST_TIMEOUT": "\(requestTimeout)",
             "ENCORE_SLOW_REQUEST": "\(slowRequest)", "ENCORE_BODY_LIMIT": "\(bodyLimit)",
             "ENCORE_STOP_TIMEOUT": "\(stopTimeout)", "ENCORE_LISTEN_BACKLOG": "\(listenBacklog)",
             "ENCORE_LOG_LEVEL": logLevel, "DATABASE_URL": databaseURL,
         ]
+        for (key, value) in application { environment["ENCORE_" + key.uppercased()] = value }
+        return environment
     }
 }

@@ -21,6 +21,9 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public let activeThreads: Int
     public let idleThreads: Int
     public let restarts: Int
+    /// Restarts by cause: `crash` (a fault's signal), `killed` (another signal), `exit` (a
+    /// status other than 0).
+    public let restartsByCause: [String: Int]
     public let slowRequests: Int
     public let timedOutRequests: Int
     public let rejectedBodies: Int
@@ -39,6 +42,11 @@ public struct PoolStatus: Sendable, Codable, Equatable {
         metric("pool_active_threads", "gauge", "Worker threads serving a request now.", activeThreads)
         metric("pool_idle_threads", "gauge", "Worker threads waiting for a request.", idleThreads)
         metric("pool_restarts_total", "counter", "Workers started to replace one that died.", restarts)
+        lines.append("# HELP encore_pool_restarts_by_cause_total Workers replaced, by why the one before ended.")
+        lines.append("# TYPE encore_pool_restarts_by_cause_total counter")
+        for (cause, count) in restartsByCause.sorted(by: { $0.key < $1.key }) {
+            lines.append("encore_pool_restarts_by_cause_total{cause=\"\(cause)\"} \(count)")
+        }
         metric(
             "pool_slow_requests_total", "counter", "Requests that ran past the slow-request threshold.", slowRequests)
         metric("pool_timed_out_requests_total", "counter", "Requests ended by the request timeout.", timedOutRequests)

@@ -47,7 +47,7 @@ public final class Scoreboard: @unchecked Sendable {
 
     static let headerWords = 16
     static let workerWords = 16 + maxThreads * 2
-    public static var byteCount: Int { (headerWords + maxWorkers * workerWords) * MemoryLayout<Int>.stride }
+    public static var byteCount: Int { (metricsBase + metricsWords) * MemoryLayout<Int>.stride }
 
     private let base: UnsafeMutablePointer<Int>
     public let fileDescriptor: Int32
@@ -71,6 +71,8 @@ public final class Scoreboard: @unchecked Sendable {
         base = pointer.bindMemory(to: Int.self, capacity: Scoreboard.byteCount / MemoryLayout<Int>.stride)
         fileDescriptor = fd
     }
+
+    func word(_ index: Int) -> UnsafeAtomic<Int> { atomic(index) }
 
     private func atomic(_ word: Int) -> UnsafeAtomic<Int> {
         UnsafeAtomic(at: UnsafeMutableRawPointer(base + word).assumingMemoryBound(to: Int.AtomicRepresentation.self))
@@ -175,6 +177,7 @@ public final class Scoreboard: @unchecked Sendable {
             generation: header(.generation).load(ordering: .relaxed),
             acceptedRequests: accepted, activeThreads: active, idleThreads: idle,
             restarts: header(.restarts).load(ordering: .relaxed),
+            restartsByCause: Dictionary(uniqueKeysWithValues: restartsByCause().map { ($0.cause.name, $0.count) }),
             slowRequests: slow, timedOutRequests: timeouts, rejectedBodies: rejected,
             crashLoopBackoffMs: header(.crashLoopBackoffMs).load(ordering: .relaxed),
             workers: workers)
@@ -187,6 +190,12 @@ enum Clock {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return spec.tv_sec * 1000 + spec.tv_nsec / 1_000_000
+    }
+
+    static func monotonicMicroseconds() -> Int {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return spec.tv_sec * 1_000_000 + spec.tv_nsec / 1000
     }
 
     static func monotonicMilliseconds() -> Int {

@@ -171,6 +171,7 @@ public final class Supervisor {
                 continue
             }
             scoreboard.header(.restarts).wrappingIncrement(ordering: .relaxed)
+            scoreboard.restartCause(.of(signal: exit.signal)).wrappingIncrement(ordering: .relaxed)
             let delay = crashPolicy.recordCrash(lifetimeMs: lived, now: Clock.monotonicMilliseconds())
             scoreboard.header(.crashLoopBackoffMs).store(delay, ordering: .relaxed)
             if delay == 0 {
@@ -192,15 +193,16 @@ public final class Supervisor {
     /// Starts a new generation; the old one is told to stop once the new one is running, so
     /// no request finds the pool without workers.
     private func beginReload() {
-        if let reloaded = try? reloadConfiguration() {
-            if reloaded.socketPath != configuration.socketPath {
+        do {
+            var next = try reloadConfiguration()
+            if next.socketPath != configuration.socketPath {
                 logger.warning("the socket path cannot change on reload; keeping \(configuration.socketPath)")
             }
-            var next = reloaded
             next.socketPath = configuration.socketPath
             configuration = next
-        } else {
-            logger.error("could not re-read the configuration; reloading with the current one")
+        } catch {
+            logger.error(
+                "could not re-read the configuration; reloading with the current one", metadata: ["error": "\(error)"])
         }
         generation += 1
         scoreboard.header(.generation).store(generation, ordering: .relaxed)

@@ -152,7 +152,8 @@ public final class Worker: @unchecked Sendable {
         let handler = makeHandler(
             WorkerThreadContext(
                 workerSlot: slot, threadIndex: index, configuration: configuration,
-                status: { [scoreboard] in scoreboard.snapshot() }))
+                status: { [scoreboard] in scoreboard.snapshot() },
+                requestHistograms: { [scoreboard] in scoreboard.requestHistograms() }))
         var ready = epoll_event()
         var peekBuffer = [UInt8](repeating: 0, count: 65_536 + 16)
         let timeout = timeval(tv_sec: Int(configuration.requestTimeout.rounded(.up)), tv_usec: 0)
@@ -225,7 +226,8 @@ public final class Worker: @unchecked Sendable {
         _ socket: Int32, parked: Bool, connection: FastCGIConnection, handler: RequestHandler, thread index: Int,
         peekBuffer: inout [UInt8]
     ) {
-        let started = Clock.monotonicMilliseconds()
+        let startedMicros = Clock.monotonicMicroseconds()
+        let started = startedMicros / 1000
         scoreboard.thread(slot, index, .active).store(1, ordering: .relaxed)
         defer { scoreboard.thread(slot, index, .active).store(0, ordering: .relaxed) }
         switch admit(socket, buffer: &peekBuffer) {
@@ -277,6 +279,8 @@ public final class Worker: @unchecked Sendable {
         }
 
         let total = scoreboard.worker(slot, .requestsServed).loadThenWrappingIncrement(ordering: .relaxed) + 1
+        scoreboard.recordRequest(
+            route: response.route, status: response.status, microseconds: Clock.monotonicMicroseconds() - startedMicros)
         accessLogger.info(
             "request",
             metadata: [

@@ -197,6 +197,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     static func exec(_ handle: OpaquePointer, _ query: SQLQuery) throws -> OpaquePointer {
+        try query.checkParameters()
         let count = Int32(query.parameters.count)
         let result: OpaquePointer? = withCStrings(query.parameters) { values in
             PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)

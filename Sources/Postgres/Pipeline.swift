@@ -33,6 +33,8 @@ extension Connection {
         var batch = pending
         pending.removeAll(keepingCapacity: true)
         beginIsKept = false
+        for statement in batch { try statement.checkParameters() }
+        try query?.checkParameters()
         var answer: Int?
         if let query {
             if query.usesGenericPlan { batch.append(Self.genericPlans) }

@@ -12,6 +12,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case server
         /// The server answered with something this wrapper did not expect.
         case protocolViolation
+        /// A parameter held a NUL character, and nothing was sent (see `SQLQuery.checkParameters`).
+        case nulInText
     }
 
     public let kind: Kind

@@ -5,10 +5,11 @@ import Foundation
 /// executed, like JDBC's and pgx's statement caches.
 ///
 /// Parsing and planning cost PostgreSQL more than executing the short statements a request
-/// runs (an index lookup plans in ~0.1-0.4 ms and runs in ~0.02-0.1 ms here), so a statement
-/// that runs again skips both. The cache is keyed by the statement's text, which for a query
-/// built by interpolation is the same at every call (the values are bound parameters); text
-/// that embeds a name (`unsafeSQL`, a projection's table) makes one entry per name.
+/// runs (an index lookup takes longer to plan than to run; measured: bench/RESULTS.md,
+/// "Concerts pages" notes; bench/FINDINGS.md, session 13), so a statement that runs again
+/// skips both. The cache is keyed by the statement's text, which for a query built by
+/// interpolation is the same at every call (the values are bound parameters); text that
+/// embeds a name (`unsafeSQL`, a projection's table) makes one entry per name.
 ///
 /// PostgreSQL re-plans a prepared statement by itself when a table it uses is altered,
 /// dropped or renamed. Two cases need help, and get it outside a transaction: a session that
@@ -87,6 +88,7 @@ extension Connection {
     }
 
     private func executePrepared(_ handle: OpaquePointer, name: String, parameters: [String?]) throws -> OpaquePointer {
+        try SQLQuery.check(parameters)
         let result: OpaquePointer? = withCStrings(parameters) { values in
             PQexecPrepared(handle, name, Int32(parameters.count), values, nil, nil, 0)
         }

@@ -15,6 +15,20 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation, CustomString
         self.parameters = parameters
     }
 
+    /// Throws `nulInText` when a parameter holds a NUL character. Parameters travel in text
+    /// format, where libpq reads each as a C string and ignores any length given, so a NUL
+    /// would silently cut the value short (a sign-in as "ann@example.com\0anything" would be
+    /// one as ann). PostgreSQL's text cannot hold NUL either, so such a value is refused here,
+    /// before anything is sent.
+    func checkParameters() throws { try Self.check(parameters) }
+
+    static func check(_ parameters: [String?]) throws {
+        for (index, parameter) in parameters.enumerated() where parameter?.utf8.contains(0) == true {
+            throw PostgresError(
+                kind: .nulInText, message: "parameter $\(index + 1) contains a NUL character; nothing was sent")
+        }
+    }
+
     public init(stringLiteral value: String) {
         self.init(unsafeSQL: value)
     }
@@ -28,10 +42,11 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation, CustomString
     /// For statements whose parameters are arrays (`unnest($1::text[])`, `= ANY($1)`):
     /// PostgreSQL plans a prepared statement for its values while that plan looks cheaper
     /// than the generic one, and it always does for these, because only the values tell the
-    /// planner how long the arrays are (the generic plan guesses, 100 rows for `unnest`). So they were
-    /// planned on every run: the flash sale's batch INSERT spent more time planning than
-    /// running (0.34 against 0.28 ms a call, `pg_stat_statements.track_planning`). Use it only
-    /// where one plan suits every value: the setting is for all of the statement.
+    /// planner how long the arrays are (the generic plan guesses, 100 rows for `unnest`). So
+    /// they were planned on every run: the flash sale's batch INSERT spent more time planning
+    /// than running (measured with `pg_stat_statements.track_planning`:
+    /// bench/flash-sale/FINDINGS.md, session 6). Use it only where one plan suits every value:
+    /// the setting is for all of the statement.
     ///
     /// The statement goes in a pipeline between `SET plan_cache_mode = force_generic_plan`
     /// and `RESET plan_cache_mode` (no extra round trip). If it fails, the RESET does not

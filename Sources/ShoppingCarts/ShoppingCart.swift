@@ -14,6 +14,14 @@ public enum ShoppingCart: Decider {
         public var status: Status = .none
         public var items: [CartItem] = []
         public var delivery: Delivery?
+
+        /// What the cart costs, per currency (in alphabetical order of currency). Quantities,
+        /// prices and the number of items are bounded, so the sums cannot overflow.
+        public var totals: [(amount: Int, currency: String)] {
+            var sums: [String: Int] = [:]
+            for item in items { sums[item.currency, default: 0] += item.quantity * item.unitPrice }
+            return sums.keys.sorted().map { (sums[$0] ?? 0, $0) }
+        }
     }
 
     /// What the cart needs to know about a level when an item is added or changed; the
@@ -35,6 +43,8 @@ public enum ShoppingCart: Decider {
     public enum Command: Sendable, Equatable {
         case open(cartId: String, userId: String, now: Date)
         case addItem(concertId: String, ticketLevelId: String, quantity: Int, offer: LevelOffer)
+        /// Adds the tickets, or, when the level is in the cart already, that many more.
+        case addMore(concertId: String, ticketLevelId: String, quantity: Int, offer: LevelOffer)
         case changeQuantity(concertId: String, ticketLevelId: String, quantity: Int, offer: LevelOffer)
         case removeItem(concertId: String, ticketLevelId: String)
         case dropConcert(concertId: String, reason: String)
@@ -97,6 +107,10 @@ public enum ShoppingCart: Decider {
             guard !state.items.contains(where: { $0.concertId == concertId && $0.ticketLevelId == levelId }) else {
                 throw CartError.itemAlreadyInCart
             }
+            guard state.items.count < maxItems else {
+                throw CartError.invalid(
+                    field: "ticketLevelId", message: "A cart holds at most \(maxItems) kinds of tickets.")
+            }
             try check(quantity, offer)
             return [
                 .itemAdded(
@@ -107,6 +121,18 @@ public enum ShoppingCart: Decider {
                             unitPrice: offer.unitPrice,
                             currency: offer.currency)))
             ]
+        case .addMore(let concertId, let levelId, let quantity, let offer):
+            guard let item = state.items.first(where: { $0.concertId == concertId && $0.ticketLevelId == levelId })
+            else {
+                return try decide(
+                    .addItem(concertId: concertId, ticketLevelId: levelId, quantity: quantity, offer: offer), state)
+            }
+            // Checked alone first, so the sum is of two small numbers.
+            try check(quantity, offer)
+            return try decide(
+                .changeQuantity(
+                    concertId: concertId, ticketLevelId: levelId, quantity: item.quantity + quantity, offer: offer),
+                state)
         case .changeQuantity(let concertId, let levelId, let quantity, let offer):
             guard let item = state.items.first(where: { $0.concertId == concertId && $0.ticketLevelId == levelId })
             else {
@@ -140,6 +166,9 @@ public enum ShoppingCart: Decider {
             return [.cancelled(CartCancelled(cartId: id, cancelledAt: now))]
         }
     }
+
+    /// The most lines (concert and level) a cart holds.
+    public static let maxItems = 20
 
     static func check(_ quantity: Int, _ offer: LevelOffer) throws {
         guard quantity >= 1 else { throw CartError.invalid(field: "quantity", message: "The quantity is at least 1.") }

@@ -16,6 +16,11 @@ public struct ShoppingCarts {
         self.groupCommit = groupCommit
     }
 
+    /// Commands on `connection`, appending as the application's `store` says.
+    public init(connection: Connection, store: StoreSetup) {
+        self.init(connection: connection, inlineProjections: store.inlineProjections, groupCommit: store.groupCommit)
+    }
+
     func handler(joined: Bool = false) -> CommandHandler<ShoppingCart> {
         CommandHandler<ShoppingCart>(
             store: EventStore(
@@ -80,6 +85,26 @@ public struct ShoppingCarts {
                 userId: userId, cartId: cartId, expectedVersion: expectedVersion, state: state, command: command,
                 metadata: metadata)
         ])
+    }
+
+    /// Empties (cancels) the user's open cart, if there is one; read again and retried when the
+    /// cart changes meanwhile.
+    public func cancelOpenCart(userId: String, now: Date = Date(), metadata: EventMetadata = EventMetadata()) throws {
+        var attempt = 0
+        while true {
+            let open = try openCart(userId: userId)
+            guard let id = open.id else { return }
+            do {
+                try connection.transaction { _ in
+                    try close(
+                        userId: userId, cartId: id, expectedVersion: open.version, state: open.state, .cancel(now: now),
+                        metadata: metadata)
+                }
+                return
+            } catch is WrongExpectedVersion where attempt < 3 {
+                attempt += 1
+            }
+        }
     }
 
     /// A cart to close, as its owner last read it.

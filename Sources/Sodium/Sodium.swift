@@ -11,9 +11,10 @@ enum SodiumLibrary {
 /// Password hashing with Argon2id (libsodium's `crypto_pwhash_str`).
 ///
 /// Parameters: libsodium's INTERACTIVE limits, 2 passes over 64 MiB, one lane: above OWASP's
-/// minimum for Argon2id (19 MiB, 2 passes) and about 60 ms on this machine. The encoded hash
-/// carries its own salt and parameters, so raising them later needs no migration: `needsRehash`
-/// tells when a stored hash is weaker than today's settings.
+/// minimum for Argon2id (19 MiB, 2 passes), and quick enough for a sign-in (measured:
+/// bench/FINDINGS.md, session 13). The encoded hash carries its own salt and parameters, so
+/// raising them later needs no migration: `needsRehash` tells when a stored hash is weaker than
+/// today's settings.
 public enum PasswordHasher {
     static let opsLimit = UInt64(crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE)
     static let memLimit = Int(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE)

@@ -1,7 +1,6 @@
 import EventStore
 import Foundation
-
-import enum Web.Role
+import Identity
 
 /// A user account, as a decider: the Users context's aggregate.
 ///

@@ -1,9 +1,8 @@
 import EventStore
 import Foundation
+import Identity
 import Postgres
 import Sodium
-
-import enum Web.Role
 
 /// The Users context's command side: registers accounts and changes them.
 ///
@@ -21,6 +20,11 @@ public struct UserAccounts {
         self.connection = connection
         self.inlineProjections = inlineProjections
         self.groupCommit = groupCommit
+    }
+
+    /// Commands on `connection`, appending as the application's `store` says.
+    public init(connection: Connection, store: StoreSetup) {
+        self.init(connection: connection, inlineProjections: store.inlineProjections, groupCommit: store.groupCommit)
     }
 
     private func handler(on connection: Connection, joined: Bool) -> CommandHandler<User> {

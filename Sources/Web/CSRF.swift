@@ -1,12 +1,18 @@
+import Identity
 import Sodium
 
-/// Cross-site request forgery protection.
+/// Cross-site request forgery protection, for every unsafe request a browser could send with
+/// ambient credentials, whatever its content type.
 ///
-/// Every unsafe request that a browser could send with ambient credentials must carry the
-/// token (form field `_csrf` or header `X-CSRF-Token`):
-/// - signed in with the session cookie: the session's own token;
-/// - not signed in, posting a form (sign-in, registration): the `encore_csrf` cookie's value
-///   (double submit), which a cross-site page can neither read nor set.
+/// - A browser's unsafe request that says it comes from another site (`Sec-Fetch-Site:
+///   cross-site`, or an `Origin` that is not this site's) is refused outright, unless it is
+///   authenticated with `Authorization: Bearer` (no ambient credential).
+/// - Signed in with the session cookie: every unsafe request carries the session's token (form
+///   field `_csrf` or header `X-CSRF-Token`).
+/// - Not signed in: a form post (sign-in, registration), or any request that brings cookies,
+///   carries the `encore_csrf` cookie's value (double submit), which a page on another site can
+///   neither read nor set. A body that is not a form is never read as one (`HTTPRequest.form`),
+///   so a text/plain or multipart post cannot sign anyone in.
 /// Requests authenticated with `Authorization: Bearer`, and JSON requests without cookies,
 /// carry no ambient credential and need no token.
 public enum CSRF {
@@ -21,25 +27,27 @@ public enum CSRF {
 
     public static func verify(_ request: HTTPRequest, principal: Principal?) throws {
         guard !safeMethods.contains(request.method) else { return }
-        let presented = request.header(header) ?? formToken(request)
+        if principal?.credential == .bearer { return }
+        guard !fromAnotherSite(request) else { throw failure }
+        let presented = request.header(header) ?? (request.isForm ? request.form[formField] : nil)
         if let principal {
-            guard principal.credential == .cookie else { return }
             guard let presented, matches(presented, principal.csrfToken) else { throw failure }
             return
         }
-        let isForm = request.header("Content-Type")?.hasPrefix("application/x-www-form-urlencoded") ?? false
-        let hasCookies = request.header("Cookie") != nil
-        guard isForm || (hasCookies && request.cookies[Cookies.sessionName] != nil) else { return }
+        guard request.isForm || request.header("Cookie") != nil else { return }
         guard let presented, let cookie = request.cookies[Cookies.csrfName], matches(presented, cookie) else {
             throw failure
         }
     }
 
-    static func formToken(_ request: HTTPRequest) -> String? {
-        guard request.header("Content-Type")?.hasPrefix("application/x-www-form-urlencoded") ?? false else {
-            return nil
-        }
-        return request.form[formField]
+    /// Whether the browser says the request comes from another site: `Sec-Fetch-Site:
+    /// cross-site`, or an `Origin` other than this site's (`null` included).
+    static func fromAnotherSite(_ request: HTTPRequest) -> Bool {
+        if request.header("Sec-Fetch-Site")?.lowercased() == "cross-site" { return true }
+        guard let origin = request.header("Origin") else { return false }
+        guard let host = request.header("Host"), !host.isEmpty else { return true }
+        let scheme = request.isSecure ? "https" : "http"
+        return origin.lowercased() != "\(scheme)://\(host.lowercased())"
     }
 
     static func matches(_ a: String, _ b: String) -> Bool {

@@ -1,11 +1,19 @@
+import EventStore
 import Foundation
+
+/// An error that has an HTTP face: a context's domain errors conform in its web part, once,
+/// and the router (and the forms, through `HTTPError.answering`) use that face wherever the
+/// error is thrown from. Nothing maps errors per call site.
+public protocol HTTPErrorConvertible: Error {
+    var http: HTTPError { get }
+}
 
 /// An error that knows its HTTP status and the API's error body.
 ///
-/// One value builds both the status and the body, so a domain error becomes HTTP-aware in a
-/// context's web part by mapping to this type. Anything that is not an `HTTPError` becomes a
-/// logged, generic 500 that reveals nothing.
-public struct HTTPError: Error, Sendable, Equatable {
+/// One value builds both the status and the body. Anything that is neither an `HTTPError`
+/// nor `HTTPErrorConvertible` (nor one of the few infrastructure errors the router knows)
+/// becomes a logged, generic 500 that reveals nothing.
+public struct HTTPError: HTTPErrorConvertible, Sendable, Equatable {
     public let status: Int
     public let code: String
     public let message: String
@@ -29,11 +37,60 @@ public struct HTTPError: Error, Sendable, Equatable {
         status: 405, code: "method_not_allowed", message: "This method is not allowed here.")
     public static let internalError = HTTPError(
         status: 500, code: "internal_error", message: "Something went wrong on our side. It has been logged.")
+    public static let nulInText = HTTPError(
+        status: 400, code: "invalid_text", message: "Text may not contain NUL (U+0000) characters.")
     public static let unavailable = HTTPError(
         status: 503, code: "service_unavailable", message: "The service is unavailable right now; try again shortly.")
 
+    /// A command lost a race: another request changed the same thing first, and the retries
+    /// did not get through either. The customer can look again and repeat.
+    public static let conflict = HTTPError(
+        status: 409, code: "conflict",
+        message: "This was changed by someone else at the same moment; reload and try again."
+    )
+
+    /// The one shape of a field's validation error across the API: 422 `invalid_field`,
+    /// naming the field as the API spells it (`email`, `address.postalCode`, `ticketLevels[1].price`).
     public static func invalid(_ field: String, _ message: String) -> HTTPError {
-        HTTPError(status: 422, code: "invalid_\(field.snakeCased)", message: message, field: field)
+        HTTPError(status: 422, code: "invalid_field", message: message, field: field)
+    }
+
+    /// A required field that is absent.
+    public static func missing(_ field: String) -> HTTPError {
+        HTTPError(status: 422, code: "missing_field", message: "The field '\(field)' is required.", field: field)
+    }
+
+    public var http: HTTPError { self }
+
+    /// The HTTP face of an error, if it has one: its own, or 409 `conflict` for an append that
+    /// kept meeting a newer version of its stream. Nil for anything unexpected (a 500).
+    public static func face(of error: Error) -> HTTPError? {
+        switch error {
+        case let error as HTTPErrorConvertible: error.http
+        case is WrongExpectedVersion: .conflict
+        default: nil
+        }
+    }
+
+    /// The statuses of errors a form shows next to its fields: what the customer can correct.
+    /// 401 and 403 (sign in, not allowed) are the router's to answer.
+    public static let formStatuses: Set<Int> = [400, 404, 409, 413, 415, 422, 429]
+
+    /// Runs a form's action; when it fails with an error of `statuses`, answers with `page`,
+    /// which shows the form again with the error, under the error's status. Anything else is
+    /// thrown on.
+    public static func answering(
+        statuses: Set<Int> = formStatuses, _ action: () throws -> HTTPResponse,
+        withPage page: (HTTPError) throws -> HTTPResponse
+    ) throws -> HTTPResponse {
+        do {
+            return try action()
+        } catch {
+            guard let http = face(of: error), statuses.contains(http.status) else { throw error }
+            var response = try page(http)
+            response.status = http.status
+            return response
+        }
     }
 
     /// `{"error": {"code": ..., "message": ..., "field": ...}}`
@@ -66,21 +123,6 @@ public struct HTTPError: Error, Sendable, Equatable {
         init(_ string: String) { stringValue = string }
         init?(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
-    }
-}
-
-extension String {
-    var snakeCased: String {
-        var out = ""
-        for character in self {
-            if character.isUppercase {
-                if !out.isEmpty { out += "_" }
-                out += character.lowercased()
-            } else {
-                out.append(character)
-            }
-        }
-        return out
     }
 }
 

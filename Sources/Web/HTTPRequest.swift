@@ -35,8 +35,8 @@ public struct HTTPRequest: Sendable {
     }
 
     /// The CGI variable of a header (`User-Agent` -> `HTTP_USER_AGENT`), built byte by byte:
-    /// every request reads a few headers, and Foundation's `replacingOccurrences` made this
-    /// about 3% of a worker's CPU in the flash-sale profile.
+    /// every request reads a few headers, and Foundation's `replacingOccurrences` showed in
+    /// the flash sale's profile (bench/flash-sale/FINDINGS.md).
     static func cgiName(ofHeader name: String) -> String {
         var bytes = Array("HTTP_".utf8)
         bytes.reserveCapacity(5 + name.utf8.count)
@@ -72,9 +72,16 @@ public struct HTTPRequest: Sendable {
         path.hasPrefix("/api/") || path == "/api" || (header("Accept")?.contains("application/json") ?? false)
     }
 
-    /// The URL-encoded form fields of the body.
+    /// Whether the body is a URL-encoded form (the media type, in any case).
+    public var isForm: Bool {
+        (header("Content-Type") ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded")
+    }
+
+    /// The URL-encoded form fields of the body; empty unless the body is a form. (A page on
+    /// another site can post a text/plain or multipart body shaped like a form: it is not one.)
     public var form: [String: String] {
-        FormDecoder.decode(String(decoding: body, as: UTF8.self))
+        guard isForm else { return [:] }
+        return FormDecoder.decode(String(decoding: body, as: UTF8.self))
     }
 
     /// Decodes a JSON body, or throws a 400 that says what is wrong.
@@ -89,6 +96,7 @@ public struct HTTPRequest: Sendable {
             throw HTTPError(
                 status: 415, code: "unsupported_media_type", message: "Send JSON with Content-Type: application/json.")
         }
+        if let problem = TextCheck.problem(inJSON: body) { throw problem }
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch DecodingError.keyNotFound(let key, let context) {

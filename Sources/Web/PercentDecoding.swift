@@ -1,8 +1,8 @@
 /// Percent-decoding of paths and form values (`%C3%A9` -> `é`).
 ///
 /// Most paths and values have no `%` at all and come back as they are, without Foundation's
-/// `removingPercentEncoding` (which bridges through CoreFoundation: a few microseconds on
-/// every request).
+/// `removingPercentEncoding`, which bridges through CoreFoundation: a cost on every request
+/// (measured: bench/FINDINGS.md, session 13).
 enum PercentDecoding {
     /// `text` with each `%XX` replaced by its byte; nil when a `%` is not followed by two hex
     /// digits or the bytes are not UTF-8 (as `removingPercentEncoding`).

@@ -1,4 +1,5 @@
 import FastCGI
+import Identity
 import Logging
 import Sodium
 
@@ -31,6 +32,7 @@ public final class RequestContext {
     }
 
     /// The signed-in user, or 401.
+    @discardableResult
     public func requireSignedIn() throws -> Principal {
         guard let principal else {
             throw HTTPError(status: 401, code: "not_signed_in", message: "Sign in first.")
@@ -58,23 +60,49 @@ public final class RequestContext {
         return token
     }
 
-    /// Renders a page inside the layout, with the signed-in user and the CSRF token.
+    /// Renders a page inside the layout: `page` is the page's view model (a struct), which the
+    /// template opens with `{{#page}}`; the layout reads the title, the CSRF token and the
+    /// signed-in user around it.
     ///
     /// `forms`: the page has forms an anonymous visitor may post (sign-in, registration), so
     /// it needs the double-submit cookie; other pages set no cookie and stay cacheable.
-    public func page(_ template: String, title: String, _ data: [String: Any] = [:], forms: Bool = false) throws
+    public func page<Page>(_ template: String, title: String, _ page: Page, forms: Bool = false) throws
         -> HTTPResponse
     {
-        var values = data
-        values["title"] = title
-        if principal != nil || forms { values["csrf"] = csrfToken }
-        if let principal {
-            values["currentUser"] = [
-                "name": principal.name, "email": principal.email, "role": principal.role.rawValue,
-                "isOrganiser": principal.role >= .organiser, "isAdmin": principal.role == .admin,
-            ]
-        }
-        return .html(try templates.render(template, values))
+        let shell = PageShell(
+            title: title, csrf: principal != nil || forms ? csrfToken : nil,
+            currentUser: principal.map(CurrentUser.init),
+            signedIn: principal != nil, page: page)
+        return .html(try templates.render(template, shell))
+    }
+}
+
+/// What the layout shows around every page.
+///
+/// `signedIn` lets a page's template ask without opening `currentUser`, whose fields (`name`)
+/// would otherwise shadow the page's own.
+struct PageShell<Page> {
+    let title: String
+    let csrf: String?
+    let currentUser: CurrentUser?
+    let signedIn: Bool
+    let page: Page
+}
+
+/// The signed-in user, as the layout and the pages show them.
+struct CurrentUser {
+    let name: String
+    let email: String
+    let role: String
+    let isOrganiser: Bool
+    let isAdmin: Bool
+
+    init(_ principal: Principal) {
+        name = principal.name
+        email = principal.email
+        role = principal.role.rawValue
+        isOrganiser = principal.role >= .organiser
+        isAdmin = principal.role == .admin
     }
 }
 

@@ -8,7 +8,7 @@ import Postgres
 /// signed-in user...). Every route is registered with who may use it by the application's own
 /// wrapper; the router itself only matches.
 public struct Router<Context>: Sendable {
-    public typealias Handler = @Sendable (HTTPRequest, inout Context) throws -> HTTPResponse
+    public typealias Handler = @Sendable (HTTPRequest, Context) throws -> HTTPResponse
 
     struct Route: Sendable {
         let method: String
@@ -39,23 +39,39 @@ public struct Router<Context>: Sendable {
     public mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
 
     public enum Match {
-        case found(Handler, [String: String])
-        case methodNotAllowed
+        /// The handler, its captures, and the route's index (its place in `labels`).
+        case found(Handler, [String: String], index: Int)
+        /// The path exists with other methods: these (for `Allow`).
+        case methodNotAllowed(allowed: [String])
         case notFound
+    }
+
+    /// Every route as "METHOD /pattern", by index: the request metrics' labels.
+    public var labels: [String] {
+        routes.map { route in
+            route.method + " /"
+                + route.segments.map {
+                    switch $0 {
+                    case .literal(let text): text
+                    case .capture(let name): ":" + name
+                    }
+                }.joined(separator: "/")
+        }
     }
 
     /// Finds the route for a request; HEAD is served by GET routes.
     public func match(method: String, path: String) -> Match {
         let parts = Router.split(path)
-        var pathMatched = false
-        for route in routes {
+        var allowed: [String] = []
+        for (index, route) in routes.enumerated() {
             guard let captures = Router.captures(route.segments, parts) else { continue }
-            pathMatched = true
             if route.method == method || (method == "HEAD" && route.method == "GET") {
-                return .found(route.handler, captures)
+                return .found(route.handler, captures, index: index)
             }
+            allowed.append(route.method)
+            if route.method == "GET" { allowed.append("HEAD") }
         }
-        return pathMatched ? .methodNotAllowed : .notFound
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
 
     static func split(_ path: String) -> [Substring] {
@@ -74,45 +90,67 @@ public struct Router<Context>: Sendable {
         return captures
     }
 
-    /// Runs the matching route and turns every outcome into a response: an `HTTPError` into
-    /// its status and body, anything else into a logged, generic 500.
+    /// Runs the matching route and turns every outcome into a response: an error with an HTTP
+    /// face (`HTTPError.face(of:)`) into its status and body, a lost database into 503, anything
+    /// else into a logged, generic 500.
     ///
     /// `before` runs first for every request (authentication, CSRF); what it throws is answered
     /// like a route's error.
     public func respond(
-        to raw: FastCGIRequest, context: inout Context, logger: Logger,
-        before: (HTTPRequest, inout Context) throws -> Void = { _, _ in }
+        to raw: FastCGIRequest, context: Context, logger: Logger,
+        before: (HTTPRequest, Context) throws -> Void = { _, _ in }
     ) -> FastCGIResponse {
         var request = HTTPRequest(raw)
-        let response: HTTPResponse
+        var response: HTTPResponse
+        var routeIndex = Scoreboard.unmatchedRoute
         switch match(method: request.method, path: request.path) {
-        case .found(let handler, let captures):
+        case .found(let handler, let captures, let index):
+            routeIndex = index
             request.routeParameters = captures
             do {
-                try before(request, &context)
-                response = try handler(request, &context)
-            } catch let error as HTTPError {
-                response = Router.render(error, for: request)
-            } catch let error as PostgresError where error.kind == .connection {
-                logger.warning("database unavailable", metadata: ["path": "\(request.path)", "error": "\(error)"])
-                response = Router.render(.unavailable, for: request)
-            } catch let error as PostgresError where error.isQueryCanceled {
-                logger.warning("statement timeout", metadata: ["path": "\(request.path)"])
-                response = Router.render(
-                    HTTPError(status: 503, code: "request_timeout", message: "The request ran past its time limit."),
-                    for: request)
+                if let problem = TextCheck.problem(in: request) { throw problem }
+                try before(request, context)
+                response = try handler(request, context)
             } catch {
-                logger.error("unhandled error", metadata: ["path": "\(request.path)", "error": "\(error)"])
-                response = Router.render(.internalError, for: request)
+                response = Router.render(Router.face(of: error, request: request, logger: logger), for: request)
             }
-        case .methodNotAllowed:
+        case .methodNotAllowed(let allowed):
             response = Router.render(.methodNotAllowed, for: request)
+            response.headers.append(("Allow", Array(Set(allowed)).sorted().joined(separator: ", ")))
         case .notFound:
             response = Router.render(.notFound, for: request)
         }
-        var out = response
-        if request.method == "HEAD" { out.body = [] }
-        return out.fastCGI
+        if request.method == "HEAD" {
+            // The length the GET would have had, without its body.
+            if !response.headers.contains(where: { $0.0.lowercased() == "content-length" }) {
+                response.headers.append(("Content-Length", "\(response.body.count)"))
+            }
+            response.body = []
+        }
+        var out = response.fastCGI
+        out.route = routeIndex
+        return out
+    }
+
+    /// What a route's error answers: its HTTP face; 503 when PostgreSQL is gone or the statement
+    /// ran out of time; otherwise a logged, generic 500.
+    static func face(of error: Error, request: HTTPRequest, logger: Logger) -> HTTPError {
+        if let face = HTTPError.face(of: error) { return face }
+        switch error {
+        case let error as PostgresError where error.kind == .connection:
+            logger.warning("database unavailable", metadata: ["path": "\(request.path)", "error": "\(error)"])
+            return .unavailable
+        case let error as PostgresError where error.kind == .nulInText:
+            // The edge refuses NUL in every field it reads; this is what reached the database anyway.
+            logger.warning("text with a NUL character reached the database", metadata: ["path": "\(request.path)"])
+            return .nulInText
+        case let error as PostgresError where error.isQueryCanceled:
+            logger.warning("statement timeout", metadata: ["path": "\(request.path)"])
+            return HTTPError(status: 503, code: "request_timeout", message: "The request ran past its time limit.")
+        default:
+            logger.error("unhandled error", metadata: ["path": "\(request.path)", "error": "\(error)"])
+            return .internalError
+        }
     }
 
     /// Error pages: JSON for API clients, a small HTML page for browsers.

@@ -60,13 +60,14 @@ import Testing
     @Test func aPollingSubscriberSeesEveryEventOnceUnderConcurrentWriters() throws {
         let url = try TestDatabase.fresh()
         let seen = Locked([UUID]())
+        let caughtUp = Locked(0)  // polls that found nothing new
         let reader = Background { shouldStop in
             let store = try! EventStore(connection: Connection(url: url))
             var checkpoint = Checkpoint.start
             while !shouldStop() {
                 let events = try! store.readAll(after: checkpoint, maxCount: 50)
                 seen.withLock { $0 += events.map(\.eventId) }
-                if let last = events.last { checkpoint = last.checkpoint }
+                if let last = events.last { checkpoint = last.checkpoint } else { caughtUp.withLock { $0 += 1 } }
             }
         }
         let appended = Locked(Set<UUID>())
@@ -83,7 +84,9 @@ import Testing
             }
         }
         _ = eventually(timeout: 60) { seen.value.count >= appended.value.count }
-        usleep(100_000)
+        // Two more polls at the head: an event delivered twice would have shown by then.
+        let polls = caughtUp.value
+        _ = eventually { caughtUp.value >= polls + 2 }
         reader.stop()
         #expect(seen.value.count == appended.value.count)
         #expect(Set(seen.value) == appended.value, "missing or unexpected events")

@@ -122,7 +122,9 @@ import Testing
         try ProjectionRebuilder(connection: connection, batchSize: 100).rebuild(projection) { step in
             progress.withLock { $0.append(step) }
         }
-        usleep(200_000)
+        // The writer goes on after the swap, so the live projection carries on from the rebuild.
+        let appendedAtSwap = appended.value
+        _ = eventually { appended.value >= appendedAtSwap + 40 }
         writers.stop()
         let total = Int64(appended.value)
         if let live {

@@ -36,6 +36,7 @@ import Testing
         #expect(registry.inline.map(\.name) == ["inline_counts"])
         #expect(registry.background.map(\.name) == ["stream_overview"])
         #expect(registry.named("stream_overview") != nil && registry.named("x") == nil)
-        #expect(ProjectionRegistry.shared.named("stream_overview") != nil)
+        #expect(
+            ProjectionRegistry([EventCounts(name: "async_counts", kind: .async)]).all.first?.name == "stream_overview")
     }
 }

@@ -95,8 +95,7 @@ import Testing
         let connection = try Connection(url: Self.url)
         let killer = try Connection(url: Self.url)
         let pid = try #require(try connection.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
-        try killer.execute("SELECT pg_terminate_backend(\(pid))")
-        Thread.sleep(forTimeInterval: 0.2)
+        try killer.execute("SELECT pg_terminate_backend(\(pid), 10000)")  // returns once it is gone
         #expect(throws: PostgresError.self) { try connection.query("SELECT 1") }
         #expect(try connection.query("SELECT 1 AS one").count == 1)
     }
@@ -106,8 +105,7 @@ import Testing
         try connection.ping()
         let killer = try Connection(url: Self.url)
         let pid = try #require(try connection.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
-        try killer.execute("SELECT pg_terminate_backend(\(pid))")
-        Thread.sleep(forTimeInterval: 0.2)
+        try killer.execute("SELECT pg_terminate_backend(\(pid), 10000)")  // returns once it is gone
         _ = try? connection.ping()
         try connection.ping()
         #expect(try connection.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self) != pid)
@@ -140,8 +138,7 @@ import Testing
         // A re-opened session starts afresh.
         let killer = try Connection(url: Self.url)
         let pid = try #require(try connection.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
-        try killer.execute("SELECT pg_terminate_backend(\(pid))")
-        Thread.sleep(forTimeInterval: 0.2)
+        try killer.execute("SELECT pg_terminate_backend(\(pid), 10000)")  // returns once it is gone
         _ = try? connection.ping()
         #expect(try select(1).count == 1)
     }
@@ -228,8 +225,7 @@ import Testing
             try connection.transaction { tx in
                 try tx.execute("INSERT INTO \(unsafeSQL: table) VALUES (1)")
                 let pid = try #require(try tx.query("SELECT pg_backend_pid() AS pid").first).decode("pid", as: Int.self)
-                try killer.execute("SELECT pg_terminate_backend(\(pid))")
-                Thread.sleep(forTimeInterval: 0.2)
+                try killer.execute("SELECT pg_terminate_backend(\(pid), 10000)")  // returns once it is gone
                 try tx.execute("INSERT INTO \(unsafeSQL: table) VALUES (2)")
             }
         }

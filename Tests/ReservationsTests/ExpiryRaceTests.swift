@@ -81,8 +81,9 @@ import Testing
             try ReservationsTestDatabase.count(
                 "SELECT count(*)::int AS n FROM es_events WHERE event_type = 'TicketsReleased'", on: setup) == 0)
 
-        // Two runners, released at the same moment once every hold is up.
-        Thread.sleep(until: latest.addingTimeInterval(0.2))
+        // Two runners, released at the same moment, at a time when every hold is up (time
+        // arrives in the command, so no test waits for the clock).
+        let due = latest.addingTimeInterval(0.2)
         let expiredBy = Shared<[Int]>([0, 0])
         let runnerErrors = Shared<[String]>([])
         let runners = try (0..<2).map { _ in try Connection(url: url) }
@@ -91,9 +92,9 @@ import Testing
                 connection: runners[runner], inlineProjections: ReservationsTestDatabase.inline)
             do {
                 for _ in 0..<100 {
-                    let expired = try reservations.expireDue(now: Date(), limit: 10_000)
+                    let expired = try reservations.expireDue(now: due, limit: 10_000)
                     expiredBy.withLock { $0[runner] += expired }
-                    if try ReservationQueries.due(now: Date(), limit: 1, on: runners[runner]).isEmpty { break }
+                    if try ReservationQueries.due(now: due, limit: 1, on: runners[runner]).isEmpty { break }
                 }
             } catch {
                 runnerErrors.withLock { $0.append("runner \(runner): \(error)") }

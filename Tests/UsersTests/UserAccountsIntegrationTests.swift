@@ -1,10 +1,9 @@
 import EventStore
 import Foundation
+import Identity
 import Postgres
 import Testing
 import Users
-
-import enum Web.Role
 
 /// The Users command side against a real PostgreSQL: the e-mail guard under concurrency,
 /// credentials outside the event log, sessions stored hashed, and the sign-in throttle.
@@ -243,36 +242,62 @@ import enum Web.Role
         }
     }
 
-    @Test func fiveFailuresForOneAddressThrottleItAndASuccessClearsThem() throws {
+    @Test func aClientThatKeepsGuessingOneAccountBacksOffExponentially() throws {
         let throttle = SignInThrottle(connection: connection)
-        let now = Date()
-        // The failures a minute ago (timestamptz keeps microseconds: a failure stored at
-        // exactly `now` may read back a fraction later).
-        let failedAt = now.addingTimeInterval(-60)
-        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.1", now: now) == nil)
+        let start = Date().addingTimeInterval(-600)
+        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.1", now: start) == nil)
         for i in 0..<4 {
-            try throttle.recordFailure(email: " T@Example.com", ip: "10.0.0.\(i)", now: failedAt)
+            try throttle.recordFailure(
+                email: " T@Example.com", ip: "10.0.0.1", now: start.addingTimeInterval(Double(i)))
         }
-        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.9", now: now) == nil)
-        try throttle.recordFailure(email: "t@example.com", ip: "10.0.0.5", now: failedAt)
-        let wait = try #require(try throttle.retryAfter(email: "T@EXAMPLE.COM", ip: "10.0.0.9", now: now))
-        #expect((Int(SignInThrottle.window) - 61)...(Int(SignInThrottle.window) - 59) ~= wait)
-        // Another address from the same clients is not throttled.
-        #expect(try throttle.retryAfter(email: "u@example.com", ip: "10.0.0.1", now: now) == nil)
-        // The window passes.
         #expect(
-            try throttle.retryAfter(
-                email: "t@example.com", ip: "10.0.0.9", now: now.addingTimeInterval(SignInThrottle.window + 1)) == nil)
-        try throttle.recordSuccess(email: "t@example.com")
-        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.9", now: now) == nil)
+            try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.1", now: start.addingTimeInterval(4)) == nil)
+        // The fifth failure, then 15 s to wait; each failure after doubles it.
+        var last = start.addingTimeInterval(4)
+        for (extra, wait) in [(0, 15), (1, 30), (2, 60), (3, 120), (4, 240)] {
+            try throttle.recordFailure(email: "t@example.com", ip: "10.0.0.1", now: last)
+            // (A moment after: stored times keep microseconds, so one read back may be a hair later.)
+            let moment = last.addingTimeInterval(0.001)
+            #expect(
+                try throttle.retryAfter(email: "T@EXAMPLE.COM", ip: "10.0.0.1", now: moment) == wait,
+                "after \(5 + extra)")
+            #expect(
+                try throttle.retryAfter(
+                    email: "t@example.com", ip: "10.0.0.1", now: last.addingTimeInterval(Double(wait) + 0.01)) == nil)
+            last = last.addingTimeInterval(Double(wait) + 0.01)
+        }
+        // The back-off never exceeds the window.
+        for _ in 0..<20 { try throttle.recordFailure(email: "t@example.com", ip: "10.0.0.1", now: last) }
+        #expect(
+            try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.1", now: last.addingTimeInterval(0.001))
+                == Int(SignInThrottle.window))
+        // The owner on another client is not slowed at all, nor is this client for another account.
+        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.2", now: last) == nil)
+        #expect(try throttle.retryAfter(email: "u@example.com", ip: "10.0.0.1", now: last) == nil)
+        // A success from the client clears its failures for the account.
+        try throttle.recordSuccess(email: "t@example.com", ip: "10.0.0.1")
+        #expect(try throttle.retryAfter(email: "t@example.com", ip: "10.0.0.1", now: last) == nil)
     }
 
-    @Test func fiftyFailuresFromOneClientThrottleEveryAddress() throws {
+    @Test func anAccountGuessedFromManyClientsSlowsEveryClientThatFailedButNotTheOwner() throws {
+        let throttle = SignInThrottle(connection: connection)
+        let now = Date()
+        for i in 0..<SignInThrottle.accountUnderAttack {
+            try throttle.recordFailure(
+                email: "target@example.com", ip: "198.51.100.\(i)", now: now.addingTimeInterval(-0.5))
+        }
+        // Each attacking client failed only once: under attack, once is enough to wait.
+        #expect(try throttle.retryAfter(email: "target@example.com", ip: "198.51.100.3", now: now) != nil)
+        // A client that never failed for the account, the owner's, is let in.
+        #expect(try throttle.retryAfter(email: "target@example.com", ip: "203.0.113.7", now: now) == nil)
+    }
+
+    @Test func fiftyFailuresFromOneClientThrottleEveryAccount() throws {
         let throttle = SignInThrottle(connection: connection)
         let now = Date()
         for i in 0..<50 {
             try throttle.recordFailure(
-                email: "stuff\(i)@example.com", ip: "192.0.2.50", now: now.addingTimeInterval(-60))
+                email: "stuff\(i)@example.com", ip: "192.0.2.50", now: now.addingTimeInterval(-0.5))
         }
         #expect(try throttle.retryAfter(email: "fresh@example.com", ip: "192.0.2.50", now: now) != nil)
         #expect(try throttle.retryAfter(email: "fresh@example.com", ip: "192.0.2.51", now: now) == nil)

@@ -1,10 +1,9 @@
 import EventStore
 import Foundation
+import Identity
 import Testing
 
 @testable import Users
-
-import enum Web.Role
 
 /// Every rule of the `User` decider, as Given/When/Then.
 @Suite struct UserDeciderTests {
@@ -234,11 +233,12 @@ import enum Web.Role
         #expect(UsersPages.safeNext(next) == next)
     }
 
-    @Test(arguments: [
-        nil, "", "account", "//evil.example", "/\\evil.example", "https://evil.example/", "/\t/evil.example",
-        "/\n/evil.example", "/\r\n/evil.example", "/account\r\nSet-Cookie: x=1", "/ /evil.example",
-        "/account\u{0000}", "/\u{00A0}/evil.example", "javascript:alert(1)",
-    ] as [String?])
+    @Test(
+        arguments: [
+            nil, "", "account", "//evil.example", "/\\evil.example", "https://evil.example/", "/\t/evil.example",
+            "/\n/evil.example", "/\r\n/evil.example", "/account\r\nSet-Cookie: x=1", "/ /evil.example",
+            "/account\u{0000}", "/\u{00A0}/evil.example", "javascript:alert(1)",
+        ] as [String?])
     func anythingElseGoesHome(_ next: String?) {
         #expect(UsersPages.safeNext(next) == "/", "kept \(String(describing: next).debugDescription)")
     }

@@ -1,3 +1,4 @@
+import EventStore
 import FastCGI
 import Logging
 import Testing
@@ -29,12 +30,15 @@ import Testing
             struct Secret: Error {}
             throw Secret()
         }
+        router.post("/race") { _, _ in
+            throw WrongExpectedVersion(streamId: "concert-1", expected: .version(3), actual: 4)
+        }
+        router.post("/rule") { _, _ in throw Refusal() }
         return router
     }
 
     func respond(_ raw: FastCGIRequest) -> FastCGIResponse {
-        var context = Context()
-        return router.respond(to: raw, context: &context, logger: Logger(label: "test"))
+        router.respond(to: raw, context: Context(), logger: Logger(label: "test"))
     }
 
     @Test func capturesPathParameters() {
@@ -65,11 +69,26 @@ import Testing
     @Test func aBodyThatIsNotJSONIs415() {
         var params = ["REQUEST_METHOD": "POST", "REQUEST_URI": "/api/things", "CONTENT_TYPE": "text/plain"]
         params["CONTENT_LENGTH"] = "15"
-        var context = Context()
         let response = router.respond(
-            to: FastCGIRequest(params: params, body: Array(#"{"name":"x"}"#.utf8)), context: &context,
+            to: FastCGIRequest(params: params, body: Array(#"{"name":"x"}"#.utf8)), context: Context(),
             logger: Logger(label: "test"))
         #expect(response.status == 415)
+    }
+
+    struct Refusal: HTTPErrorConvertible {
+        var http: HTTPError { HTTPError(status: 409, code: "sold_out", message: "Sold out.") }
+    }
+
+    @Test func aCommandThatKeepsLosingItsRaceIs409ConflictNever500() {
+        let response = respond(request("POST", "/race", accept: "application/json"))
+        #expect(response.status == 409)
+        #expect(String(decoding: response.body, as: UTF8.self).contains(#""code":"conflict""#))
+    }
+
+    @Test func aDomainErrorIsAnsweredByItsHTTPFace() {
+        let response = respond(request("POST", "/rule", accept: "application/json"))
+        #expect(response.status == 409)
+        #expect(String(decoding: response.body, as: UTF8.self).contains(#""code":"sold_out""#))
     }
 
     @Test func unexpectedErrorsAreAGeneric500() {

@@ -12,7 +12,7 @@ import Testing
             toFile: directory + "/layout.mustache", atomically: true, encoding: .utf8)
         try "{{<layout}}{{$content}}<p>{{name}}</p>{{/content}}{{/layout}}".write(
             toFile: directory + "/page.mustache", atomically: true, encoding: .utf8)
-        let templates = try Templates(directory: directory)
+        let templates = try Templates(directories: [directory])
         let html = try templates.render("page", ["name": "<script>alert(1)</script>"])
         #expect(html == "<main><p>&lt;script&gt;alert(1)&lt;/script&gt;</p></main>")
     }

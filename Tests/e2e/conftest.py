@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -83,6 +86,7 @@ class Stack:
     pg_user: str
     binary: Path
     database_url: str
+    config_file: Path
 
     @classmethod
     def from_env(cls) -> "Stack":
@@ -107,6 +111,7 @@ class Stack:
             pg_user=os.environ.get("ENCORE_PG_USER", default_user),
             binary=Path(_env("ENCORE_BINARY", str(ROOT / ".build" / "release" / "encore"))),
             database_url=os.environ.get("DATABASE_URL", ""),
+            config_file=Path(_env("ENCORE_CONFIG", str(TEST_DATA / "encore.conf"))),
         )
 
 
@@ -214,6 +219,28 @@ class Pool:
 
     def reload(self) -> None:
         self.signal(signal.SIGHUP)
+
+    def reload_and_wait(self) -> None:
+        """SIGHUP, then wait until a new generation of workers serves and the old one has left."""
+        old = set(self.worker_pids())
+        self.reload()
+        wait_until(lambda: not (set(self.worker_pids()) & old), 60, 0.1, "the old generation to leave")
+        self.wait_healthy()
+
+    @contextmanager
+    def settings(self, **values: str):
+        """The pool runs with these settings (`key = value` in its config file, then a reload)
+        until the block ends; then with the file as it was."""
+        path = self.stack.config_file
+        assert path.exists(), f"{path}: the test pool reads no config file (bin/test writes one)"
+        before = path.read_text()
+        path.write_text(before + "".join(f"\n{key} = {value}" for key, value in values.items()) + "\n")
+        try:
+            self.reload_and_wait()
+            yield
+        finally:
+            path.write_text(before)
+            self.reload_and_wait()
 
 
 @pytest.fixture
@@ -552,6 +579,44 @@ def access_log(stack: Stack) -> LogReader:
     return LogReader(stack.nginx_prefix / "logs" / "access.log")
 
 
+# --------------------------------------------------------------------------------- database
+class Database:
+    """SQL through psql against the stack's DATABASE_URL (the pool's own database). `params`
+    become psql variables, so a query names them as :'name' and never pastes them in."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def rows(self, query: str, **params: str) -> list[list[str]]:
+        args = ["psql", self.url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", "\x1f"]
+        for name, value in params.items():
+            args += ["-v", f"{name}={value}"]
+        # Variables are interpolated from a script (-f -), not from -c.
+        result = subprocess.run(args + ["-f", "-"], input=query, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        return [line.split("\x1f") for line in result.stdout.splitlines() if line != ""]
+
+    def value(self, query: str, **params: str) -> str:
+        rows = self.rows(query, **params)
+        assert len(rows) == 1 and len(rows[0]) == 1, rows
+        return rows[0][0]
+
+    def count(self, query: str, **params: str) -> int:
+        return int(self.value(query, **params))
+
+    def execute(self, statement: str, **params: str) -> None:
+        self.rows(statement, **params)
+
+
+@pytest.fixture(scope="module")
+def db(stack) -> Database:
+    if not stack.database_url:
+        pytest.skip("DATABASE_URL is not set (bin/test sets it)")
+    if not shutil.which("psql"):
+        pytest.skip("psql is not installed")
+    return Database(stack.database_url)
+
+
 # --------------------------------------------------------------------------------- load
 @dataclass
 class LoadResult:
@@ -632,6 +697,23 @@ def browser():
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+# Swift's rendering of a missing value, which a page must never show.
+LEAKED_NIL = re.compile(r"\bnil\b")
+
+
+def assert_shows_no_nil(browser) -> None:
+    """The page in the browser shows no "nil" and no "Optional(" (a missing value rendered as
+    text), neither in its visible text nor in its form fields' values."""
+    from selenium.webdriver.common.by import By
+
+    text = browser.find_element(By.TAG_NAME, "body").text
+    source = browser.page_source
+    where = browser.current_url
+    assert not LEAKED_NIL.search(text), f"{where} shows 'nil': {text[:500]}"
+    assert "Optional(" not in source, f"{where} has 'Optional(' in its HTML"
+    assert 'value="nil"' not in source, f"{where} has a field whose value is 'nil'"
 
 
 @pytest.fixture(name="wait_until")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import wait_until
+from conftest import assert_shows_no_nil, wait_until
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -74,7 +74,9 @@ MAX_SHOT_HEIGHT = 6000  # CSS pixels; Chromium refuses much taller captures
 
 def shot(browser, name: str, around: WebElement | None = None) -> Path:
     """A screenshot of the whole page beyond the viewport, at most MAX_SHOT_HEIGHT tall: from
-    the top, or from a little above `around` (in long lists, the concert under test)."""
+    the top, or from a little above `around` (in long lists, the concert under test). Every
+    step's page is also checked for a leaked "nil"."""
+    assert_shows_no_nil(browser)
     width, height = browser.execute_script(
         "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
     top = 0

@@ -1,8 +1,11 @@
-"""The OpenAPI document (Sources/Encore/OpenAPI/openapi.json) against the code that serves it.
+"""The OpenAPI document against the code that serves it.
+
+The document is assembled at start-up from the root's part (Sources/Encore/Resources/openapi.json)
+and each context's (Sources/<Context>/Resources/openapi.json); this test assembles the same parts.
 
 - The document is valid OpenAPI 3.1 (openapi-spec-validator) and every component schema is a
-  valid JSON Schema 2020-12.
-- GET /api/openapi.json through nginx returns exactly the file in the repository.
+  valid JSON Schema 2020-12; no two parts define the same path or component.
+- GET /api/openapi.json through nginx returns exactly the parts in the repository, assembled.
 - Every route the Swift sources register (router.get/post/put/patch/delete, test routes
   aside) is documented, and nothing else is: the JSON API and operations paths with every
   method, the HTML pages with their GET.
@@ -36,7 +39,7 @@ referencing = pytest.importorskip("referencing")
 import referencing.jsonschema  # noqa: E402  (after the importorskip above)
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT_PATH = ROOT / "Sources" / "Encore" / "OpenAPI" / "openapi.json"
+ROOT_PART = ROOT / "Sources" / "Encore" / "Resources" / "openapi.json"
 DOCUMENT_URI = "urn:encore:openapi"
 METHODS = ("get", "post", "put", "patch", "delete")
 DEMO_PASSWORD = "encore-demo-2026"
@@ -131,9 +134,29 @@ class Contract:
         return body
 
 
+def assemble() -> dict:
+    """The root's part and every context's, merged as the server merges them; a path or
+    component defined twice fails."""
+    document = json.loads(ROOT_PART.read_text())
+    for part in sorted((ROOT / "Sources").glob("*/Resources/openapi.json")):
+        if part == ROOT_PART:
+            continue
+        fragment = json.loads(part.read_text())
+        document["tags"] = document.get("tags", []) + fragment.get("tags", [])
+        for path, item in fragment.get("paths", {}).items():
+            assert path not in document["paths"], f"{part} documents {path} again"
+            document["paths"][path] = item
+        for section, entries in fragment.get("components", {}).items():
+            existing = document["components"].setdefault(section, {})
+            for name, value in entries.items():
+                assert name not in existing, f"{part} defines components/{section}/{name} again"
+                existing[name] = value
+    return document
+
+
 @pytest.fixture(scope="module")
 def document() -> dict:
-    return json.loads(DOCUMENT_PATH.read_text())
+    return assemble()
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +201,7 @@ def demo_session(base_url: str, email: str) -> EncoreSession | None:
 def routes_in_sources() -> set[tuple[str, str]]:
     """(METHOD, path with {} for every parameter) of every route the Swift sources register,
     the test-only routes aside."""
-    pattern = re.compile(r'router\.(get|post|put|patch|delete)\(\s*"([^"]+)"')
+    pattern = re.compile(r'router\.(get|post|put|patch|delete)\(\s*"([^"]+)"')  # with a closure or a named handler
     routes = set()
     for source in (ROOT / "Sources").rglob("*.swift"):
         if source.name == "TestRoutes.swift":
@@ -216,12 +239,15 @@ def test_every_ref_resolves(document, contract):
         contract.resolve(ref[1:])
 
 
-def test_the_served_document_is_the_file_in_the_repository(http, document):
+def test_the_served_document_is_the_parts_in_the_repository(http, document):
     response = http.get("/api/openapi.json")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == document, (
-        "GET /api/openapi.json differs from Sources/Encore/OpenAPI/openapi.json: rebuild and restart the pool")
+    served = response.json()
+    assert sorted(t["name"] for t in served["tags"]) == sorted(t["name"] for t in document["tags"])
+    served["tags"], expected = None, dict(document, tags=None)
+    assert served == expected, (
+        "GET /api/openapi.json differs from the parts in Sources/*/Resources/openapi.json: rebuild and restart the pool")
 
 
 def test_every_route_in_the_code_is_documented_and_nothing_else(document):
@@ -275,7 +301,7 @@ def test_users_responses_match_the_document(http, base_url, contract):
         assert contract.check(taken, "POST", "/api/users", 409)["error"]["code"] == "email_taken"
         invalid = api.post("/api/users", json={"email": "no-at-sign", "password": "long enough", "name": "X"})
         error = contract.check(invalid, "POST", "/api/users", 422)["error"]
-        assert (error["code"], error["field"]) == ("invalid_email", "email")
+        assert (error["code"], error["field"]) == ("invalid_field", "email")
         wrong = api.post("/api/sessions", json={"email": user["email"], "password": "wrong-password"})
         assert contract.check(wrong, "POST", "/api/sessions", 401)["error"]["code"] == "invalid_credentials"
 

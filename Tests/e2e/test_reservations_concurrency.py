@@ -27,7 +27,7 @@ import pytest
 
 from conftest import EncoreSession
 from conftest import wait_until
-from test_cart_api import (ONLINE, PASSWORD, available, create_concert, db, level, parse_time,  # noqa: F401
+from test_cart_api import (ONLINE, PASSWORD, available, create_concert, level, parse_time,  # noqa: F401
                            sign_in, sql_text)
 
 CUSTOMERS = 50

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from conftest import assert_shows_no_nil
+
 pytest.importorskip("selenium")
 from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -32,6 +34,8 @@ def page(browser, base_url):
 
 
 def shot(browser, name: str) -> None:
+    """A screenshot of a step; every step's page is also checked for a leaked "nil"."""
+    assert_shows_no_nil(browser)
     browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
@@ -94,7 +98,7 @@ def test_a_new_user_registers_signs_out_and_in_renames_and_signs_out_everywhere(
     shot(browser, "04-signed-in")
 
     # Another device signs in too (through the API).
-    time.sleep(0.2)
+    time.sleep(0.2)  # pace sign-ins: nginx lets a client sign in about ten times a second
     other = requests.post(base_url + "/api/sessions", json={"email": email, "password": password}, timeout=15)
     assert other.status_code == 201, other.text
     other_token = other.json()["token"]
@@ -169,7 +173,7 @@ def test_a_form_error_keeps_what_was_typed_and_shows_the_message_by_the_field(pa
     browser.get(base_url + "/signin")
     fill(browser, "email", taken)
     fill(browser, "password", "not the password")
-    time.sleep(0.2)
+    time.sleep(0.2)  # pace sign-ins: nginx lets a client sign in about ten times a second
     browser.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
     error = wait(browser, EC.presence_of_element_located((By.ID, "signin-error")))
     assert "not right" in error.text

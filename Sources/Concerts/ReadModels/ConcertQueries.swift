@@ -8,7 +8,7 @@ public struct ConcertView: Sendable, Equatable, Encodable {
         public let name: String
         public let capacity: Int
         public let price: Int
-        /// Tickets still on sale. Equals capacity until the Reservations context keeps counts.
+        /// Tickets still on sale (`TicketCounts.available`; the capacity when it has no count).
         public let available: Int
     }
 
@@ -56,48 +56,38 @@ public struct ConcertView: Sendable, Equatable, Encodable {
     }
 }
 
-/// Queries of the `concerts` read model.
-public enum ConcertQueries {
-    /// Where per-level availability comes from; the Reservations context provides it when it
-    /// runs. Until then every level shows its capacity.
-    /// Given concert ids, it returns per concert the tickets left per level id; set once at
-    /// start-up by the composition root, before any thread serves.
-    nonisolated(unsafe) public static var availability: (Connection, [String]) throws -> [String: [String: Int]] = {
-        _, _ in [:]
-    }
+/// A level on sale, as a cart needs it.
+public struct LevelOnSale: Sendable, Equatable {
+    public let price: Int
+    public let currency: String
+    public let available: Int
+}
 
-    /// Tickets held or sold per level, from the same source; set once at start-up, like
-    /// `availability`.
-    nonisolated(unsafe) public static var taken: (Connection, String) throws -> [String: Int] = { _, _ in [:] }
+/// A concert's artist and its levels' names.
+public struct ConcertNames: Sendable, Equatable {
+    public let artist: String
+    public let levels: [String: String]
+}
 
-    /// Refuses new levels that would leave a level with less capacity than its held and sold
-    /// tickets, or remove a level that has any: those tickets are customers'.
-    public static func checkCapacity(_ levels: [TicketLevel], concertId: String, on connection: Connection) throws {
-        let taken = try taken(connection, concertId)
-        for (levelId, count) in taken.sorted(by: { $0.key < $1.key }) where count > 0 {
-            guard let level = levels.first(where: { $0.id == levelId }) else {
-                throw ConcertError.capacityBelowTaken(levelId: levelId, taken: count)
-            }
-            if level.capacity < count { throw ConcertError.capacityBelowTaken(levelId: levelId, taken: count) }
-        }
+/// Queries of the `concerts` read model, with what is left of each level from `ticketCounts`.
+public struct ConcertCatalog: Sendable {
+    public let ticketCounts: TicketCounts
+
+    public init(ticketCounts: TicketCounts) {
+        self.ticketCounts = ticketCounts
     }
 
     /// A concert; `withAvailability: false` leaves out what is left per level (one query
     /// fewer, for callers that only need names).
-    public static func find(id: String, withAvailability: Bool = true, on connection: Connection) throws
-        -> ConcertView?
-    {
-        guard
-            let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first
-        else { return nil }
-        let left = withAvailability ? try availability(connection, [id])[id] ?? [:] : [:]
+    public func find(id: String, withAvailability: Bool = true, on connection: Connection) throws -> ConcertView? {
+        guard let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first else { return nil }
+        let left = withAvailability ? try ticketCounts.available([id], connection)[id] ?? [:] : [:]
         return try ConcertView(row: row, availability: left)
     }
 
     /// Concerts that have not started yet (and those that started in the last day), scheduled
     /// ones first, each group by date.
-    public static func upcoming(now: Date = Date(), limit: Int = 200, on connection: Connection) throws -> [ConcertView]
-    {
+    public func upcoming(now: Date = Date(), limit: Int = 200, on connection: Connection) throws -> [ConcertView] {
         let rows = try connection.query(
             """
             SELECT * FROM concerts WHERE starts_at > \(now.addingTimeInterval(-86_400))
@@ -108,7 +98,7 @@ public enum ConcertQueries {
     }
 
     /// The concerts an organiser manages (every concert, for an admin), newest start first.
-    public static func managed(by organiserId: String?, on connection: Connection) throws -> [ConcertView] {
+    public func managed(by organiserId: String?, on connection: Connection) throws -> [ConcertView] {
         let rows = try connection.query(
             """
             SELECT * FROM concerts WHERE \(organiserId)::text IS NULL OR organiser_id = \(organiserId)
@@ -118,10 +108,42 @@ public enum ConcertQueries {
         return try views(rows, on: connection)
     }
 
+    /// A level that is on sale: its price, the concert's currency and the tickets left. Throws
+    /// when the concert or the level does not exist or the concert is cancelled.
+    public func levelOnSale(concertId: String, levelId: String, on connection: Connection) throws -> LevelOnSale {
+        guard let concert = try find(id: concertId, on: connection) else { throw ConcertError.unknownConcert }
+        guard !concert.isCancelled else { throw ConcertError.notOnSale }
+        guard let level = concert.ticketLevels.first(where: { $0.id == levelId }) else {
+            throw ConcertError.unknownTicketLevel
+        }
+        return LevelOnSale(price: level.price, currency: concert.currency, available: level.available)
+    }
+
+    /// Concerts' artists and their levels' names by level id, in one query.
+    public func names(of concertIds: [String], on connection: Connection) throws -> [String: ConcertNames] {
+        guard !concertIds.isEmpty else { return [:] }
+        var names: [String: ConcertNames] = [:]
+        for row in try connection.query(
+            "SELECT id, artist, ticket_levels FROM concerts WHERE id = ANY(\(SQLArray(concertIds))::text[])")
+        {
+            let levels = try JSONDecoder().decode(
+                [TicketLevel].self, from: Data((try row.decode("ticket_levels", as: String.self)).utf8))
+            names[try row.decode("id")] = ConcertNames(
+                artist: try row.decode("artist"),
+                levels: Dictionary(levels.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
+        }
+        return names
+    }
+
+    /// Tickets held or sold per level of a concert.
+    public func taken(concertId: String, on connection: Connection) throws -> [String: Int] {
+        try ticketCounts.taken(concertId, connection)
+    }
+
     /// Views of several rows, with the availability of all of them read in one query.
-    static func views(_ rows: [Row], on connection: Connection) throws -> [ConcertView] {
+    func views(_ rows: [Row], on connection: Connection) throws -> [ConcertView] {
         let ids = try rows.map { try $0.decode("id", as: String.self) }
-        let left = ids.isEmpty ? [:] : try availability(connection, ids)
+        let left = ids.isEmpty ? [:] : try ticketCounts.available(ids, connection)
         return try zip(rows, ids).map { try ConcertView(row: $0, availability: left[$1] ?? [:]) }
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import Web
 
-/// Maps the Concerts context's errors to HTTP.
-extension ConcertError {
-    var http: HTTPError {
+/// The Concerts context's errors, as the API answers them.
+extension ConcertError: HTTPErrorConvertible {
+    public var http: HTTPError {
         switch self {
         case .notFound: HTTPError(status: 404, code: "unknown_concert", message: "There is no such concert.")
         case .alreadyExists: HTTPError(status: 409, code: "concert_exists", message: "This concert exists already.")
@@ -11,22 +11,24 @@ extension ConcertError {
             HTTPError(status: 409, code: "concert_cancelled", message: "The concert is cancelled; it cannot change.")
         case .alreadyCancelled:
             HTTPError(status: 409, code: "already_cancelled", message: "The concert is cancelled already.")
+        case .notOnSale:
+            HTTPError(
+                status: 409, code: "concert_cancelled",
+                message: "This concert is cancelled; its tickets are not on sale.")
+        case .unknownConcert:
+            HTTPError(status: 404, code: "unknown_concert", message: "There is no such concert.", field: "concertId")
+        case .unknownTicketLevel:
+            HTTPError(
+                status: 404, code: "unknown_ticket_level", message: "The concert has no such ticket level.",
+                field: "ticketLevelId")
         case .capacityBelowTaken(let levelId, let taken):
             HTTPError(
                 status: 409, code: "capacity_below_sold",
                 message: "The level '\(levelId)' has \(taken) tickets held or sold; its capacity cannot go below that.",
                 field: "ticketLevels")
         case .invalid(let field, let message):
-            HTTPError(status: 422, code: "invalid_field", message: message, field: field)
+            .invalid(field, message)
         }
-    }
-}
-
-func mappingConcertErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as ConcertError {
-        throw error.http
     }
 }
 
@@ -51,19 +53,24 @@ enum ConcertInput {
         throw ConcertError.invalid(field: "startsAt", message: "Enter the start date and time.")
     }
 
-    /// A price typed as major units ("450", "450.50") into minor units (45050).
+    /// A price typed as major units ("450", "450.50") into minor units (45050). Bounded
+    /// before any arithmetic: a number of any length may arrive.
     static func formPrice(_ text: String, position: Int) throws -> Int {
+        let field = "ticketLevels[\(position)].price"
         let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: ".")
         let parts = trimmed.split(separator: ".", omittingEmptySubsequences: false)
-        guard !trimmed.isEmpty, parts.count <= 2, let whole = Int(parts[0]), whole >= 0,
-            parts.count == 1 || (parts[1].count <= 2 && Int(parts[1]) != nil)
+        guard !trimmed.isEmpty, parts.count <= 2, parts[0].count <= 9, let whole = Int(parts[0]), whole >= 0,
+            parts.count == 1 || (parts[1].count <= 2 && parts[1].allSatisfy(\.isASCII) && Int(parts[1]) != nil)
         else {
-            throw ConcertError.invalid(
-                field: "ticketLevels[\(position)].price", message: "Enter the price like 450 or 450.50.")
+            throw ConcertError.invalid(field: field, message: "Enter the price like 450 or 450.50.")
         }
         var cents = 0
-        if parts.count == 2 { cents = Int(parts[1])! * (parts[1].count == 1 ? 10 : 1) }
-        return whole * 100 + cents
+        if parts.count == 2, let fraction = Int(parts[1]) { cents = fraction * (parts[1].count == 1 ? 10 : 1) }
+        let price = whole * 100 + cents
+        guard price <= TicketLevel.maxPrice else {
+            throw ConcertError.invalid(field: field, message: "A price is at most \(TicketLevel.maxPrice / 100).")
+        }
+        return price
     }
 
     static func slug(_ name: String) -> String {
@@ -77,14 +84,5 @@ enum ConcertInput {
             }
         }
         return String(slug.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(40))
-    }
-
-    /// Formats minor units as major units for display ("450.00").
-    static func money(_ amount: Int, _ currency: String) -> String {
-        "\(amount / 100).\(String(format: "%02d", amount % 100)) \(currency)"
-    }
-
-    static func majorUnits(_ amount: Int) -> String {
-        amount % 100 == 0 ? "\(amount / 100)" : "\(amount / 100).\(String(format: "%02d", amount % 100))"
     }
 }

@@ -137,12 +137,12 @@ public struct SalesClosed: EventPayload, Equatable {
 
 /// How a level's capacity is split into shards: about 100 tickets each, at most 32.
 ///
-/// Enough shards that the confirms in flight at once (the pool's threads: 16 by default) each
+/// Enough shards that the confirms in flight at once (as many as the pool's threads) each
 /// find an unlocked one with `SKIP LOCKED`, and do not queue behind a shard another confirm
 /// holds until its commit. Measured with 250-ticket shards (8 for a 2,000-ticket level), the
 /// wait for a locked shard took more backend time than all the confirms' statements together
-/// (bench/flash-sale/FINDINGS.md). More shards cost a row each in the availability sums, and
-/// near a sell-out a line takes its tickets from more shards.
+/// (bench/flash-sale/FINDINGS.md, "The second full run"). More shards cost a row each in the
+/// availability sums, and near a sell-out a line takes its tickets from more shards.
 public enum ShardPlan {
     public static let maxShards = 32
     public static let ticketsPerShard = 100

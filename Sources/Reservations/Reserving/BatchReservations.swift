@@ -24,12 +24,14 @@ import Postgres
 ///    falls short counting every shard: what the batch's locked shards have left, plus the
 ///    rest of the level's other shards as last committed (read by step 1's statement, so no
 ///    query of its own). That is the answer `reserve` would give, without its own
-///    transaction: in a sell-out about half the confirmations are refused.
+///    transaction, and in a sell-out many of the confirmations are refused
+///    (bench/flash-sale/FINDINGS.md, session 4).
 /// So a batch is usually three round trips: the lock (with BEGIN), the INSERT, and the
 /// inline read models' statements (one per table: runs of like events are written together)
-/// with the COMMIT. In 4,000-customer bench rounds (2026-12-02, alternating) one lock
-/// statement for all levels with the rest in it took a batch from 4.5 round trips and
-/// 7.3 ms to 2.8 and 5.9 ms, and sold 1,246/1,202/1,371 a second against 1,172/1,092/1,122.
+/// with the COMMIT. One lock statement for all levels, with the rest in it, made a batch fewer
+/// round trips and shorter than a lock statement per level and a rest query of its own, and
+/// made more sales a second (measured in alternating bench rounds:
+/// bench/flash-sale/FINDINGS.md, session 12).
 /// A checkout neither held nor refused (its tickets are in shards other transactions hold)
 /// is tried in a later batch, and after a few such tries goes through `reserve`, which waits
 /// for locked shards (`Checkout.batchRetries` in the Encore module says why in that order).

@@ -23,16 +23,16 @@ import Postgres
 ///    order, so waits cannot form a cycle. (Before session 8 a checkout waited for "the first
 ///    locked shard from its random start", which could be below one it held: near a sell-out
 ///    two checkouts each held the shard the other waited for, PostgreSQL broke each cycle
-///    after its deadlock_timeout of a second, and the flash sale's last confirmations waited
-///    up to 13 s. Even holding nothing of the level, a wait from a random start is not safe:
-///    a `FOR UPDATE` that waited for a row its holder then emptied keeps that row locked
-///    while it moves on to the next one, here possibly a lower one.) When the tickets left
-///    are only below a shard it holds, `reserve` throws `WaitOutOfOrder`: the caller rolls
-///    back and runs it again `inOrder`, taking and waiting for shards strictly upwards from
-///    the lowest, which needs no such exit. Only a shard locked by `SKIP LOCKED` just as
-///    another transaction emptied it stays held unseen (the same rule of PostgreSQL's), so a
-///    deadlock remains possible in that narrow window; PostgreSQL then aborts one side,
-///    which the caller retries.
+///    after its deadlock_timeout of a second, and the flash sale's last confirmations were
+///    answered long after the others: bench/flash-sale/FINDINGS.md, session 8. Even holding
+///    nothing of the level, a wait from a random start is not safe: a `FOR UPDATE` that
+///    waited for a row its holder then emptied keeps that row locked while it moves on to the
+///    next one, here possibly a lower one.) When the tickets left are only below a shard it
+///    holds, `reserve` throws `WaitOutOfOrder`: the caller rolls back and runs it again
+///    `inOrder`, taking and waiting for shards strictly upwards from the lowest, which needs
+///    no such exit. Only a shard locked by `SKIP LOCKED` just as another transaction emptied
+///    it stays held unseen (the same rule of PostgreSQL's), so a deadlock remains possible in
+///    that narrow window; PostgreSQL then aborts one side, which the caller retries.
 /// 4. One `ReservationHeld` per concert records what was taken from which shard.
 /// Releasing (`end`) locks a reservation's shards in the same order. The sum of a level's
 /// shard capacities is its capacity, and no shard holds more than its capacity, so the level

@@ -1,63 +1,89 @@
 import EventStore
 import Foundation
+import Identity
 import Postgres
 import Web
 
-/// The customer's reservations (see API.md). Another customer's reservation is "not found".
-public enum ReservationsAPI {
-    public static func register(
-        _ router: inout Router<RequestContext>,
-        errors: @escaping @Sendable (ReservationError, Connection) throws -> HTTPError
-    ) {
-        router.get("/api/reservations") { _, context in
-            let user = try context.requireSignedIn()
-            let list = try context.database.with { try ReservationQueries.mine(userId: user.userId, on: $0) }
-            return try .json(["reservations": list])
-        }
+/// The customer's reservations. Another customer's reservation is "not found".
+struct ReservationsAPI: Sendable {
+    let store: StoreSetup
 
-        router.get("/api/reservations/:id") { request, context in
-            let user = try context.requireSignedIn()
-            let found = try context.database.with {
-                try ReservationQueries.find(id: request.routeParameters["id"] ?? "", userId: user.userId, on: $0)
-            }
-            guard let found else {
-                throw HTTPError(status: 404, code: "unknown_reservation", message: "You have no such reservation.")
-            }
-            return try .json(["reservation": found])
-        }
-
-        router.post("/api/reservations/:id/cancel") { request, context in
-            let user = try context.requireSignedIn()
-            let id = request.routeParameters["id"] ?? ""
-            let reservation = try cancel(id, user: user, requestId: request.requestId, context: context, errors: errors)
-            return try .json(["reservation": reservation])
-        }
+    func add(to router: inout Router<RequestContext>) {
+        router.get("/api/reservations", list)
+        router.get("/api/reservations/:id", show)
+        router.post("/api/reservations/:id/cancel", cancel)
     }
 
-    /// Cancels one of the user's held reservations and returns it.
-    public static func cancel(
-        _ id: String, user: Principal, requestId: String, context: RequestContext,
-        errors: @escaping @Sendable (ReservationError, Connection) throws -> HTTPError
-    ) throws -> ReservationView {
-        try context.database.with { connection in
-            guard try ReservationQueries.find(id: id, userId: user.userId, on: connection) != nil else {
-                throw HTTPError(status: 404, code: "unknown_reservation", message: "You have no such reservation.")
-            }
-            do {
-                try TicketReservations(connection: connection, inlineProjections: ProjectionRegistry.shared.inline)
-                    .end(
-                        id, .cancel, now: Date(), metadata: EventMetadata(correlationId: requestId, userId: user.userId)
-                    )
-            } catch let error as ReservationError {
-                throw try errors(error, connection)
-            } catch is WrongExpectedVersion {
-                throw HTTPError(
-                    status: 409, code: "reservation_changed", message: "The reservation changed meanwhile; reload it.")
-            }
-            guard let updated = try ReservationQueries.find(id: id, userId: user.userId, on: connection) else {
-                throw HTTPError.notFound
-            }
-            return updated
+    func list(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let user = try context.requireSignedIn()
+        let list = try context.database.with { try ReservationQueries.mine(userId: user.userId, on: $0) }
+        return try .json(["reservations": list])
+    }
+
+    func show(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let user = try context.requireSignedIn()
+        let found = try context.database.with {
+            try ReservationQueries.find(id: request.routeParameters["id"] ?? "", userId: user.userId, on: $0)
         }
+        guard let found else { throw ReservationError.notFound }
+        return try .json(["reservation": found])
+    }
+
+    func cancel(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let user = try context.requireSignedIn()
+        let reservation = try ReservationsContext.cancel(
+            request.routeParameters["id"] ?? "", user: user, requestId: request.requestId, context: context,
+            store: store)
+        return try .json(["reservation": reservation])
+    }
+}
+
+/// The Reservations context's errors, as the API answers them. A refusal names the level by
+/// its id here; the checkout, which knows the concerts, names it for people.
+extension ReservationError: HTTPErrorConvertible {
+    public var http: HTTPError {
+        switch self {
+        case .notEnoughTickets(let concertId, let levelId, let available):
+            var http = HTTPError(
+                status: 409, code: "not_enough_tickets",
+                message: available == 0
+                    ? "These tickets are sold out. Nothing was reserved."
+                    : "Only \(available) of these tickets are left. Nothing was reserved.",
+                field: "items")
+            http.details = ["concertId": concertId, "ticketLevelId": levelId, "available": "\(available)"]
+            return http
+        case .salesClosed(let concertId):
+            var http = HTTPError(
+                status: 409, code: "concert_cancelled",
+                message: "A concert in your cart is cancelled. Nothing was reserved.")
+            http.details = ["concertId": concertId]
+            return http
+        case .notOnSaleYet(let concertId, let levelId):
+            var http = HTTPError(
+                status: 409, code: "not_on_sale_yet",
+                message: "These tickets go on sale in a moment; try again. Nothing was reserved.", field: "items")
+            http.details = ["concertId": concertId, "ticketLevelId": levelId]
+            http.headers["Retry-After"] = "1"
+            return http
+        case .notFound:
+            return HTTPError(status: 404, code: "unknown_reservation", message: "You have no such reservation.")
+        case .alreadyCancelled:
+            return HTTPError(status: 409, code: "already_cancelled", message: "The reservation is cancelled already.")
+        case .alreadyExpired:
+            return HTTPError(status: 409, code: "already_expired", message: "The reservation has expired.")
+        case .alreadyPaid: return HTTPError(status: 409, code: "already_paid", message: "The reservation is paid.")
+        case .alreadyExists, .notExpiredYet:
+            return HTTPError(status: 409, code: "reservation_conflict", message: "The reservation changed; try again.")
+        }
+    }
+}
+
+extension TicketReservations.WaitOutOfOrder: HTTPErrorConvertible {
+    public var http: HTTPError {
+        var http = HTTPError(
+            status: 503, code: "busy",
+            message: "Too many customers are confirming these tickets at once. Nothing was reserved; try again.")
+        http.headers["Retry-After"] = "1"
+        return http
     }
 }

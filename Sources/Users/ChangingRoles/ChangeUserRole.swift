@@ -1,7 +1,6 @@
 import EventStore
 import Foundation
-
-import enum Web.Role
+import Identity
 
 /// An admin gives a user another role. The event names who did it.
 public struct ChangeUserRole: Sendable, Equatable {

@@ -83,6 +83,16 @@ public enum UsersQueries {
         try connection.query("SELECT * FROM users WHERE email = \(email)").first.map(UserSummary.init)
     }
 
+    /// Display names by user id, in one query.
+    public static func names(of userIds: [String], on connection: Connection) throws -> [String: String] {
+        guard !userIds.isEmpty else { return [:] }
+        var names: [String: String] = [:]
+        for row in try connection.query("SELECT id, name FROM users WHERE id = ANY(\(SQLArray(userIds))::text[])") {
+            names[try row.decode("id")] = try row.decode("name")
+        }
+        return names
+    }
+
     /// Newest first; `search` matches e-mail or name, case-insensitively.
     public static func list(search: String?, limit: Int = 100, on connection: Connection) throws -> [UserSummary] {
         let pattern = search.flatMap { $0.isEmpty ? nil : "%" + escapeLike($0) + "%" }

@@ -1,7 +1,6 @@
 import EventStore
 import Foundation
-
-import enum Web.Role
+import Identity
 
 /// Registers a new account. The e-mail address arrives normalised (see `EmailAddress`).
 public struct RegisterUser: Sendable, Equatable {

@@ -1,9 +1,7 @@
 import Foundation
+import Identity
 import Postgres
 import Sodium
-
-import struct Web.Principal
-import enum Web.Role
 
 /// Sessions in PostgreSQL.
 ///

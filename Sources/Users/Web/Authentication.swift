@@ -28,9 +28,9 @@ public enum Authentication {
     }
 }
 
-/// Maps the Users context's errors to HTTP.
-extension UserError {
-    var http: HTTPError {
+/// The Users context's errors, as the API answers them.
+extension UserError: HTTPErrorConvertible {
+    public var http: HTTPError {
         switch self {
         case .emailTaken:
             HTTPError(
@@ -41,30 +41,7 @@ extension UserError {
         case .notRegistered:
             HTTPError(status: 404, code: "unknown_user", message: "There is no such user.")
         case .invalid(let field, let message):
-            HTTPError(status: 422, code: "invalid_\(field.snakeCasedField)", message: message, field: field)
+            .invalid(field, message)
         }
-    }
-}
-
-extension String {
-    var snakeCasedField: String {
-        var out = ""
-        for character in self {
-            if character.isUppercase {
-                out += "_" + character.lowercased()
-            } else {
-                out.append(character)
-            }
-        }
-        return out
-    }
-}
-
-/// Runs `body`, turning the Users context's errors into HTTP errors.
-func mappingUserErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as UserError {
-        throw error.http
     }
 }

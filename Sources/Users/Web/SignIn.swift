@@ -36,7 +36,7 @@ enum SignIn {
                     try throttle.recordFailure(email: email, ip: request.remoteAddress)
                     return .failed
                 }
-                try throttle.recordSuccess(email: email)
+                try throttle.recordSuccess(email: email, ip: request.remoteAddress)
                 // A session that came with the request ends: the new one has a new token.
                 if let old = context.principal {
                     try Sessions(connection: tx).end(id: old.sessionKey, userId: old.userId)
@@ -50,7 +50,7 @@ enum SignIn {
         case .throttled(let wait):
             var error = HTTPError(
                 status: 429, code: "too_many_attempts",
-                message: "Too many failed sign-ins. Try again in \(wait / 60 + 1) minutes.")
+                message: "Too many failed sign-ins from here. Try again in \(Self.duration(wait)).")
             error.headers["Retry-After"] = "\(wait)"
             throw error
         case .failed:
@@ -63,5 +63,29 @@ enum SignIn {
                     secure: request.isSecure))
             return result
         }
+    }
+
+    /// "5 seconds", "3 minutes".
+    static func duration(_ seconds: Int) -> String {
+        seconds < 120 ? "\(seconds) second\(seconds == 1 ? "" : "s")" : "\((seconds + 59) / 60) minutes"
+    }
+
+    /// Ends the request's session (if any) and drops its cookie.
+    static func signOut(_ context: RequestContext) throws {
+        if let principal = context.principal {
+            try context.database.with {
+                try Sessions(connection: $0).end(id: principal.sessionKey, userId: principal.userId)
+            }
+        }
+        context.principal = nil
+        context.cookies.append(Cookies.expire(name: Cookies.sessionName, secure: false))
+    }
+
+    /// Ends every session of the signed-in user, this one included.
+    static func signOutEverywhere(_ context: RequestContext) throws {
+        let principal = try context.requireSignedIn()
+        try context.database.with { try Sessions(connection: $0).deleteAll(userId: principal.userId) }
+        context.principal = nil
+        context.cookies.append(Cookies.expire(name: Cookies.sessionName, secure: false))
     }
 }

@@ -1,145 +1,141 @@
 import EventStore
 import Foundation
+import Identity
 import Postgres
 import Web
-
-import enum Web.Role
 
 /// The Users pages: register, sign in and out, the account page, and the admins' user list.
 ///
 /// Forms post back to the same path; a success redirects (PRG), a failure renders the form
 /// again with what was typed (never the password) and the error next to its field.
-public enum UsersPages {
-    public static func register(_ router: inout Router<RequestContext>) {
+struct UsersPages: Sendable {
+    let api: UsersAPI
+
+    func add(to router: inout Router<RequestContext>) {
         router.get("/register") { _, context in
-            try context.page("register", title: "Create an account", forms: true)
+            try context.page("register", title: "Create an account", FormPage(), forms: true)
         }
-        router.post("/register") { request, context in
-            let form = request.form
-            do {
-                _ = try context.database.with {
-                    try UsersAPI.accounts($0).register(
-                        email: form["email"] ?? "", password: form["password"] ?? "", name: form["name"] ?? "",
-                        metadata: EventMetadata(correlationId: request.requestId))
-                }
-                _ = try SignIn.attempt(
-                    email: form["email"] ?? "", password: form["password"] ?? "", request: request, context: context)
-                return .redirect(to: "/account")
-            } catch let error as UserError {
-                return try formError(
-                    "register", title: "Create an account", error: error.http,
-                    values: ["email": form["email"] ?? "", "name": form["name"] ?? ""], context: context)
-            }
-        }
-
+        router.post("/register", register)
         router.get("/signin") { request, context in
-            try context.page("signin", title: "Sign in", ["next": safeNext(request.query["next"])], forms: true)
+            try context.page(
+                "signin", title: "Sign in", FormPage(next: Self.safeNext(request.query["next"])), forms: true)
         }
-        router.post("/signin") { request, context in
-            let form = request.form
-            do {
-                _ = try SignIn.attempt(
-                    email: form["email"] ?? "", password: form["password"] ?? "", request: request, context: context)
-                return .redirect(to: safeNext(form["next"]))
-            } catch let error as HTTPError where error.status == 401 || error.status == 429 {
-                var response = try formError(
-                    "signin", title: "Sign in", error: error,
-                    values: ["email": form["email"] ?? "", "next": safeNext(form["next"])], context: context)
-                for (name, value) in error.headers { response.headers.append((name, value)) }
-                return response
-            }
-        }
-
+        router.post("/signin", signIn)
         router.post("/signout") { _, context in
-            if let principal = context.principal {
-                try context.database.with {
-                    try Sessions(connection: $0).end(id: principal.sessionKey, userId: principal.userId)
-                }
-            }
-            context.principal = nil
-            context.cookies.append(Cookies.expire(name: Cookies.sessionName, secure: false))
+            try SignIn.signOut(context)
             return .redirect(to: "/")
         }
-
-        router.get("/account") { request, context in
-            guard context.principal != nil else { return .redirect(to: "/signin?next=/account") }
-            return try accountPage(context: context, notice: request.query["done"].map(notice))
-        }
-        router.post("/account/name") { request, context in
-            let principal = try context.requireSignedIn()
-            do {
-                try context.database.with {
-                    try UsersAPI.accounts($0).changeName(
-                        userId: principal.userId, to: request.form["name"] ?? "",
-                        metadata: EventMetadata(correlationId: request.requestId, userId: principal.userId))
-                }
-                return .redirect(to: "/account?done=name")
-            } catch let error as UserError {
-                return try accountPage(context: context, error: error.http, typedName: request.form["name"])
-            }
-        }
-        router.post("/account/password") { request, context in
-            let principal = try context.requireSignedIn()
-            do {
-                try context.database.with {
-                    try UsersAPI.accounts($0).changePassword(
-                        userId: principal.userId, current: request.form["currentPassword"] ?? "",
-                        new: request.form["newPassword"] ?? "", keepingSession: principal.sessionKey,
-                        metadata: EventMetadata(correlationId: request.requestId, userId: principal.userId))
-                }
-                return .redirect(to: "/account?done=password")
-            } catch let error as UserError {
-                return try accountPage(context: context, error: error.http)
-            }
-        }
+        router.get("/account", account)
+        router.post("/account/name", rename)
+        router.post("/account/password", changePassword)
         router.post("/account/signout-everywhere") { _, context in
-            let principal = try context.requireSignedIn()
-            try context.database.with { try Sessions(connection: $0).deleteAll(userId: principal.userId) }
-            context.principal = nil
-            context.cookies.append(Cookies.expire(name: Cookies.sessionName, secure: false))
+            try SignIn.signOutEverywhere(context)
             return .redirect(to: "/signin?signedout=everywhere")
         }
-
-        router.get("/admin/users") { request, context in
-            try context.require(.admin)
-            let search = request.query["q"] ?? ""
-            let users = try context.database.with { try UsersQueries.list(search: search, on: $0) }
-            return try context.page(
-                "admin_users", title: "Users",
-                [
-                    "q": search,
-                    "users": users.map {
-                        [
-                            "id": $0.id, "email": $0.email, "name": $0.name, "role": $0.role,
-                            "registeredAt": EventFormatter.timestamp($0.registeredAt),
-                        ]
-                    },
-                ])
-        }
+        router.get("/admin/users", users)
         router.get("/admin/users/:id") { request, context in
             try context.require(.admin)
             return try adminUserPage(id: request.routeParameters["id"] ?? "", context: context)
         }
-        router.post("/admin/users/:id/role") { request, context in
-            let admin = try context.require(.admin)
-            let id = request.routeParameters["id"] ?? ""
-            guard let role = Role(rawValue: request.form["role"] ?? "") else {
-                return try adminUserPage(
-                    id: id, context: context, error: HTTPError.invalid("role", "Choose customer, organiser or admin."))
+        router.post("/admin/users/:id/role", changeRole)
+    }
+
+    /// The register and sign-in forms.
+    struct FormPage {
+        var typed = FormFields()
+        var errors = FormFields()
+        var next: String?
+    }
+
+    func register(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let form = request.form
+        return try HTTPError.answering {
+            _ = try context.database.with {
+                try api.accounts($0).register(
+                    email: form["email"] ?? "", password: form["password"] ?? "", name: form["name"] ?? "",
+                    metadata: EventMetadata(correlationId: request.requestId))
             }
-            try mappingUserErrors {
-                _ = try context.database.with {
-                    guard try UsersQueries.find(id: id, on: $0) != nil else { throw UserError.notRegistered }
-                    return try UsersAPI.accounts($0).changeRole(
-                        userId: id, to: role, by: admin.userId,
-                        metadata: EventMetadata(correlationId: request.requestId, userId: admin.userId))
-                }
-            }
-            return .redirect(to: "/admin/users/\(id)")
+            _ = try SignIn.attempt(
+                email: form["email"] ?? "", password: form["password"] ?? "", request: request, context: context)
+            return .redirect(to: "/account")
+        } withPage: { error in
+            try context.page(
+                "register", title: "Create an account",
+                FormPage(typed: typed(form, ["email", "name"]), errors: FormFields(error: error)), forms: true)
         }
     }
 
-    static func notice(_ key: String) -> String {
+    func signIn(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let form = request.form
+        return try HTTPError.answering(statuses: HTTPError.formStatuses.union([401])) {
+            _ = try SignIn.attempt(
+                email: form["email"] ?? "", password: form["password"] ?? "", request: request, context: context)
+            return .redirect(to: Self.safeNext(form["next"]))
+        } withPage: { error in
+            var page = try context.page(
+                "signin", title: "Sign in",
+                FormPage(
+                    typed: typed(form, ["email"]), errors: FormFields(error: error), next: Self.safeNext(form["next"])),
+                forms: true)
+            for (name, value) in error.headers { page.headers.append((name, value)) }
+            return page
+        }
+    }
+
+    /// What was typed into the fields named, for the form shown again.
+    func typed(_ form: [String: String], _ names: [String]) -> FormFields {
+        FormFields(form.filter { names.contains($0.key) })
+    }
+
+    struct AccountPage {
+        struct Session {
+            let userAgent: String
+            let lastSeenAt: String
+            let current: Bool
+        }
+        let name: String
+        let email: String
+        let role: String
+        let sessions: [Session]
+        let notice: String?
+        let errors: FormFields
+    }
+
+    func account(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        guard context.principal != nil else { return .redirect(to: "/signin?next=/account") }
+        return try accountPage(context: context, notice: request.query["done"].map(notice))
+    }
+
+    func rename(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let principal = try context.requireSignedIn()
+        return try HTTPError.answering {
+            try context.database.with {
+                try api.accounts($0).changeName(
+                    userId: principal.userId, to: request.form["name"] ?? "",
+                    metadata: EventMetadata(correlationId: request.requestId, userId: principal.userId))
+            }
+            return .redirect(to: "/account?done=name")
+        } withPage: { error in
+            try accountPage(context: context, error: error, typedName: request.form["name"])
+        }
+    }
+
+    func changePassword(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let principal = try context.requireSignedIn()
+        return try HTTPError.answering {
+            try context.database.with {
+                try api.accounts($0).changePassword(
+                    userId: principal.userId, current: request.form["currentPassword"] ?? "",
+                    new: request.form["newPassword"] ?? "", keepingSession: principal.sessionKey,
+                    metadata: EventMetadata(correlationId: request.requestId, userId: principal.userId))
+            }
+            return .redirect(to: "/account?done=password")
+        } withPage: { error in
+            try accountPage(context: context, error: error)
+        }
+    }
+
+    func notice(_ key: String) -> String {
         switch key {
         case "name": "Your name is saved."
         case "password": "Your password is changed. Your other sessions are signed out."
@@ -159,68 +155,111 @@ public enum UsersPages {
         return next
     }
 
-    static func formError(
-        _ template: String, title: String, error: HTTPError, values: [String: String], context: RequestContext
-    ) throws -> HTTPResponse {
-        var data: [String: Any] = values
-        data["error"] = error.message
-        if let field = error.field { data["error_\(field)"] = error.message } else { data["formError"] = error.message }
-        var response = try context.page(template, title: title, data, forms: true)
-        response.status = error.status
-        return response
-    }
-
-    static func accountPage(
-        context: RequestContext, error: HTTPError? = nil, typedName: String? = nil, notice: String? = nil
-    ) throws -> HTTPResponse {
+    func accountPage(context: RequestContext, error: HTTPError? = nil, typedName: String? = nil, notice: String? = nil)
+        throws -> HTTPResponse
+    {
         let principal = try context.requireSignedIn()
         let sessions = try context.database.with { try Sessions(connection: $0).list(userId: principal.userId) }
-        var data: [String: Any] = [
-            "name": typedName ?? principal.name, "email": principal.email, "role": principal.role.rawValue,
-            "sessions": sessions.map {
-                [
-                    "userAgent": $0.userAgent.isEmpty ? "Unknown browser" : $0.userAgent,
-                    "lastSeenAt": EventFormatter.timestamp($0.lastSeenAt), "current": $0.id == principal.sessionKey,
-                ]
-            },
-        ]
-        if let notice { data["notice"] = notice }
-        if let error, let field = error.field { data["error_\(field)"] = error.message }
-        var response = try context.page("account", title: "Your account", data)
-        if let error { response.status = error.status }
-        return response
+        return try context.page(
+            "account", title: "Your account",
+            AccountPage(
+                name: typedName ?? principal.name, email: principal.email, role: principal.role.rawValue,
+                sessions: sessions.map {
+                    AccountPage.Session(
+                        userAgent: $0.userAgent.isEmpty ? "Unknown browser" : $0.userAgent,
+                        lastSeenAt: EventFormatter.timestamp($0.lastSeenAt), current: $0.id == principal.sessionKey)
+                }, notice: notice, errors: FormFields(error: error)))
     }
 
-    static func adminUserPage(id: String, context: RequestContext, error: HTTPError? = nil) throws -> HTTPResponse {
-        let (user, history) = try context.database.with { connection in
-            (try UsersQueries.find(id: id, on: connection), try StreamHistory.load(User.streamId(id), on: connection))
+    struct UsersPage {
+        struct User {
+            let id: String
+            let email: String
+            let name: String
+            let role: String
+            let registeredAt: String
         }
-        guard let user else { throw UserError.notRegistered.http }
-        let names = try context.database.with { connection in
-            Dictionary(
-                try UsersQueries.list(search: nil, limit: 1000, on: connection).map { ($0.id, $0.name) },
-                uniquingKeysWith: { a, _ in a })
+        let q: String
+        let users: [User]
+    }
+
+    func users(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        try context.require(.admin)
+        let search = request.query["q"] ?? ""
+        let users = try context.database.with { try UsersQueries.list(search: search, on: $0) }
+        return try context.page(
+            "admin_users", title: "Users",
+            UsersPage(
+                q: search,
+                users: users.map {
+                    .init(
+                        id: $0.id, email: $0.email, name: $0.name, role: $0.role,
+                        registeredAt: EventFormatter.timestamp($0.registeredAt))
+                }))
+    }
+
+    func changeRole(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let admin = try context.require(.admin)
+        let id = request.routeParameters["id"] ?? ""
+        return try HTTPError.answering {
+            _ = try api.changeRole(
+                of: id, to: request.form["role"] ?? "", by: admin, request: request, context: context)
+            return .redirect(to: "/admin/users/\(id)")
+        } withPage: { error in
+            try adminUserPage(id: id, context: context, error: error)
         }
-        let entries: [[String: Any]] = history.entries.reversed().map { entry in
-            var line: [String: Any] = [
-                "type": entry.eventType, "at": EventFormatter.timestamp(entry.recordedAt), "version": entry.version,
-            ]
-            if let who = entry.metadata.userId { line["by"] = names[who] ?? who }
-            if entry.eventType == UserRoleChanged.eventType, let data = entry.data.data(using: .utf8),
-                let change = try? JSONDecoder().decode([String: String].self, from: data)
-            {
-                line["detail"] = "\(change["previousRole"] ?? "?") → \(change["role"] ?? "?")"
-            }
-            return line
+    }
+
+    struct AdminUserPage {
+        struct Role {
+            let value: String
+            let selected: Bool
         }
-        var data: [String: Any] = [
-            "id": user.id, "email": user.email, "name": user.name, "role": user.role,
-            "roles": Role.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == user.role] },
-            "history": entries,
-        ]
-        if let error { data["error_role"] = error.message }
-        var response = try context.page("admin_user", title: user.name, data)
-        if let error { response.status = error.status }
-        return response
+        struct Entry {
+            let type: String
+            let at: String
+            let version: Int64
+            let by: String?
+            let detail: String?
+        }
+        let id: String
+        let email: String
+        let name: String
+        let role: String
+        let roles: [Role]
+        let history: [Entry]
+        let errors: FormFields
+    }
+
+    func adminUserPage(id: String, context: RequestContext, error: HTTPError? = nil) throws -> HTTPResponse {
+        let (user, history, names) = try context.database.with { connection in
+            let history = try StreamHistory.load(User.streamId(id), on: connection)
+            let names = try UsersQueries.names(
+                of: Array(Set(history.entries.compactMap(\.metadata.userId))), on: connection)
+            return (try UsersQueries.find(id: id, on: connection), history, names)
+        }
+        guard let user else { throw UserError.notRegistered }
+        let entries = try history.entries.reversed().map { entry in
+            AdminUserPage.Entry(
+                type: entry.eventType, at: EventFormatter.timestamp(entry.recordedAt), version: entry.version,
+                by: entry.metadata.userId.map { names[$0] ?? $0 }, detail: try roleChange(entry))
+        }
+        return try context.page(
+            "admin_user", title: user.name,
+            AdminUserPage(
+                id: user.id, email: user.email, name: user.name, role: user.role,
+                roles: Identity.Role.allCases.map { .init(value: $0.rawValue, selected: $0.rawValue == user.role) },
+                history: entries, errors: FormFields(error: error)))
+    }
+
+    /// "customer → organiser" for a role change in a user's history.
+    func roleChange(_ entry: StreamHistory.Entry) throws -> String? {
+        struct Change: Decodable {
+            let role: String
+            let previousRole: String
+        }
+        guard entry.eventType == UserRoleChanged.eventType else { return nil }
+        let change = try JSONDecoder().decode(Change.self, from: Data(entry.data.utf8))
+        return "\(change.previousRole) → \(change.role)"
     }
 }

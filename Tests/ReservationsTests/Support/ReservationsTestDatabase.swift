@@ -2,43 +2,20 @@ import EventStore
 import Foundation
 import Postgres
 import Reservations
+@_exported import TestSupport
 
-/// A fresh database per suite, with the event store's schema and the Reservations context's
-/// inline read models (`availability_shards`, `reservations`). The server comes from
-/// `DATABASE_URL` (bin/test sets it); without it, the dev server in `.data/dev`. Each
-/// database is `encore_res_t_<name>`, dropped and created anew, and left behind for
-/// inspection until the next run.
+/// A fresh database per suite (`encore_res_t_<name>`), with the event store's schema and the
+/// Reservations context's inline read models (`availability_shards`, `reservations`).
 enum ReservationsTestDatabase {
-    static var serverURL: String {
-        ProcessInfo.processInfo.environment["DATABASE_URL"]
-            ?? "host=/work/main/.data/dev/sock port=5490 user=postgres dbname=encore_res_test"
-    }
+    static var serverURL: String { TestDatabases.serverURL }
 
     static var inline: [any Projection] { [AvailabilityProjection(), ReservationsProjection()] }
 
     static func fresh(_ name: String) throws -> String {
-        let database = "encore_res_t_" + name.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40)
-        let admin = try Connection(url: url(serverURL, database: "postgres"))
-        try admin.execute("SET client_min_messages = warning")
-        let quoted = Connection.quoteIdentifier(database)
-        try admin.execute(SQLQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)"))
-        try admin.execute(SQLQuery(unsafeSQL: "CREATE DATABASE \(quoted)"))
-        let url = url(serverURL, database: database)
-        let connection = try Connection(url: url)
-        try Migrator(EventStoreSchema.migrations).migrate(connection)
-        try ProjectionSetup.prepare(inline, on: connection)
-        return url
+        try TestDatabases.fresh(prefix: "encore_res_t", name, projections: inline)
     }
 
-    /// `url` pointing at another database: a URI's path is replaced, a keyword string gets a
-    /// later `dbname=` (libpq keeps the last).
-    static func url(_ url: String, database: String) -> String {
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), var components = URLComponents(string: url) {
-            components.path = "/" + database
-            return components.string ?? url
-        }
-        return url + " dbname=" + database
-    }
+    static func url(_ url: String, database: String) -> String { TestDatabases.url(url, database: database) }
 
     /// Sets a concert's levels the way the process manager does: in one transaction.
     static func setLevels(_ concertId: String, _ levels: [(String, Int)], on connection: Connection) throws {
@@ -51,18 +28,14 @@ enum ReservationsTestDatabase {
     /// Whether the backend `pid` comes to wait for a lock within `timeout` seconds, as seen
     /// from `connection`.
     static func waitsForLock(pid: Int, on connection: Connection, timeout: TimeInterval = 20) throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let waitEvent = try connection.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = \(pid)")
-                .first?.decodeIfPresent("wait_event_type", as: String.self)
-            if waitEvent == "Lock" { return true }
-            usleep(10_000)
+        try eventually(timeout: timeout) {
+            try connection.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = \(pid)")
+                .first?.decodeIfPresent("wait_event_type", as: String.self) == "Lock"
         }
-        return false
     }
 
     static func count(_ sql: String, on connection: Connection) throws -> Int {
-        try connection.query(SQLQuery(unsafeSQL: sql)).first?.decode("n") ?? -1
+        try TestDatabases.count(sql, on: connection)
     }
 }
 
@@ -179,34 +152,7 @@ enum Figures {
     }
 }
 
-/// A value shared between threads, behind a lock.
-final class Shared<Value>: @unchecked Sendable {
-    // @unchecked: `stored` is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T { try lock.withLock { try body(&stored) } }
-    var value: Value { lock.withLock { stored } }
-}
-
-/// Runs `body(index)` on `count` real threads released at the same moment; waits for all.
-func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let group = DispatchGroup()
-    let ready = DispatchSemaphore(value: 0)
-    let start = DispatchSemaphore(value: 0)
-    for index in 0..<count {
-        group.enter()
-        Thread {
-            ready.signal()
-            start.wait()
-            body(index)
-            group.leave()
-        }.start()
-    }
-    for _ in 0..<count { ready.wait() }
-    for _ in 0..<count { start.signal() }
-    group.wait()
-}
+typealias Shared = Locked
 
 /// A small seeded generator, so a failing race can be replayed with the same demand.
 struct SplitMix64: RandomNumberGenerator {

@@ -1,0 +1,87 @@
+import Concerts
+import EventStore
+import FastCGI
+import Foundation
+import Postgres
+import Reservations
+import Sales
+import ShoppingCarts
+import Users
+import Web
+
+/// The composition root: Encore's bounded contexts, wired.
+///
+/// Each context is made here with what it needs from the others (its seams, declared in its
+/// own module), and the list below is all the application is: its migrations, projections,
+/// routes, templates, OpenAPI document and background jobs are gathered from it. To add a
+/// context: write its module (a `BoundedContext`), add one line to `contexts`, and one entry
+/// to Package.swift.
+public struct Encore: Sendable {
+    public let settings: Settings
+    public let users: UsersContext
+    public let contexts: [any BoundedContext]
+    /// What every append carries: every context's inline projections, and the process's group commit.
+    public let store: StoreSetup
+    /// Every projection of every context (and the event store's own).
+    public let projections: ProjectionRegistry
+
+    public init(settings: Settings) {
+        self.settings = settings
+        let users = UsersContext()
+        let reservations = ReservationsContext()
+        let concerts = ConcertsContext(
+            ticketCounts: TicketCounts(available: reservations.available, taken: reservations.taken),
+            userNames: users.displayNames)
+        let carts = ShoppingCartsContext(catalog: CartCatalog(concerts.catalog))
+        let sales = SalesContext(catalog: concerts.catalog, carts: carts, holdTime: settings.holdTime)
+        self.users = users
+        contexts = [users, concerts, reservations, carts, sales]
+
+        let store = StoreSetup(inlineProjections: contexts.flatMap(\.inlineProjections), groupCommit: .shared)
+        self.store = store
+        projections = ProjectionRegistry(
+            store.inlineProjections + contexts.flatMap { $0.backgroundProjections(store: store) })
+    }
+
+    /// Every schema migration: the root's, the event store's, then each context's.
+    public var migrations: [Migration] {
+        EncoreMigrations.core + IdempotentRequests.migrations + EventStoreSchema.migrations
+            + contexts.flatMap(\.migrations)
+    }
+
+    /// Applies every pending migration, then creates the tables of projections never run before.
+    public func migrate(_ connection: Connection) throws -> [Int] {
+        let applied = try Migrator(migrations).migrate(connection)
+        try ProjectionSetup.prepare(projections.all, on: connection)
+        return applied
+    }
+
+    /// The supervised background jobs: the projection daemon, then each context's.
+    public var backgroundJobs: [BackgroundJob] {
+        let daemon = BackgroundJob(name: "projections") { [projections] environment in
+            { shouldStop in
+                ProjectionDaemon.run(
+                    connectionURL: environment.databaseURL, projections: projections.all, logger: environment.logger,
+                    shouldStop: shouldStop)
+            }
+        }
+        return [daemon] + contexts.flatMap { $0.backgroundJobs(store: store.withoutGroupCommit) }
+    }
+}
+
+extension CartCatalog {
+    /// A cart's view of the concerts' read model.
+    init(_ concerts: ConcertCatalog) {
+        self.init(
+            offer: { concertId, levelId, connection in
+                let level = try concerts.levelOnSale(concertId: concertId, levelId: levelId, on: connection)
+                return ShoppingCart.LevelOffer(
+                    unitPrice: level.price, currency: level.currency, available: level.available)
+            },
+            labels: { concertIds, connection in
+                try concerts.names(of: concertIds, on: connection).mapValues {
+                    ConcertLabel(artist: $0.artist, levels: $0.levels)
+                }
+            })
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+import Encore
+
+/// `encore`: the pool, and the operator's tools.
+struct EncoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encore",
+        abstract: "Encore concert ticketing: the FastCGI worker pool and its tools.",
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, SeedCommand.self, UserCommand.self, EventsCommand.self,
+            ProjectionsCommand.self,
+            WorkerCommand.self, BackgroundCommand.self,
+        ])
+}
+
+EncoreCommand.main()

@@ -1,0 +1,178 @@
+import Concerts
+import EventStore
+import Foundation
+import Postgres
+import Reservations
+import ShoppingCarts
+import TestSupport
+import Testing
+import Web
+
+@testable import Sales
+
+/// The checkout against a real database: given concerts on sale and a customer's cart, when the
+/// cart is confirmed, then every item is held (and the cart closed) or nothing is.
+@Suite struct CheckoutTests {
+    /// Everything a checkout touches: the event store, carts, availability, reservations, concerts.
+    static let inline: [any Projection] = [
+        ConcertsProjection(), AvailabilityProjection(), ReservationsProjection(), CartsProjection(),
+    ]
+
+    struct World {
+        let connection: Connection
+        let store: StoreSetup
+        let checkout: Checkout
+        let catalog: ConcertCatalog
+
+        init(_ name: String = #function) throws {
+            let url = try TestDatabases.fresh(
+                prefix: "encore_sales_t", name, migrations: EventStoreSchema.migrations + ShoppingCartsSchema.migrations,
+                projections: CheckoutTests.inline)
+            connection = try Connection(url: url)
+            store = StoreSetup(inlineProjections: CheckoutTests.inline)
+            catalog = ConcertCatalog(ticketCounts: .none)
+            checkout = Checkout(store: store, holdTime: 900, catalog: catalog)
+        }
+
+        /// A concert on sale: created, and its availability set by the process manager, as
+        /// `ConcertSalesManager` does from the concert's events.
+        func concert(_ id: String, artist: String, levels: [(String, Int, Int)]) throws {
+            try ConcertCommands(connection: connection, store: store).create(
+                organiserId: "organiser",
+                details: try ConcertDetails(
+                    artist: artist, title: "", venue: "Arena", city: "Warsaw", startsAt: Date().addingTimeInterval(86_400)),
+                currency: "PLN",
+                ticketLevels: try levels.map { try TicketLevel(id: $0.0, name: $0.0.capitalized, capacity: $0.1, price: $0.2) },
+                concertId: id)
+            try runSalesManager(id)
+        }
+
+        /// Runs the process manager over a concert's events, as the projection daemon would.
+        func runSalesManager(_ concertId: String) throws {
+            let events = try EventStore(connection: connection).readStream(Concert.streamId(concertId))
+            try connection.transaction { tx in
+                try ConcertSalesManager(store: store).apply(
+                    events, to: ProjectionTarget(connection: tx, schema: "public", isRebuild: false))
+            }
+        }
+
+        /// Puts tickets into a user's cart and chooses online delivery.
+        func cart(_ userId: String, _ items: [(String, String, Int)]) throws {
+            let carts = ShoppingCarts(connection: connection, store: store)
+            for (concertId, levelId, quantity) in items {
+                let level = try catalog.levelOnSale(concertId: concertId, levelId: levelId, on: connection)
+                _ = try carts.handle(
+                    userId: userId,
+                    .addItem(
+                        concertId: concertId, ticketLevelId: levelId, quantity: quantity,
+                        offer: .init(unitPrice: level.price, currency: level.currency, available: level.available)))
+            }
+            _ = try carts.handle(userId: userId, .chooseDelivery(try Delivery.online(validating: "\(userId)@example.com")))
+        }
+
+        func held(_ concertId: String, _ levelId: String) throws -> Int {
+            try TestDatabases.count(
+                "SELECT coalesce(sum(held), 0)::int AS n FROM availability_shards WHERE concert_id = '\(concertId)' AND level_id = '\(levelId)'",
+                on: connection)
+        }
+
+        func openCart(_ userId: String) throws -> String? {
+            try ShoppingCarts(connection: connection, store: store).openCartId(userId: userId)
+        }
+    }
+
+    @Test func aCartOfTwoConcertsHoldsEachConcertsTicketsAndClosesTheCart() throws {
+        let world = try World()
+        try world.concert("beyonce", artist: "Beyoncé", levels: [("golden", 100, 89_900), ("regular", 500, 45_000)])
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 50, 39_900)])
+        try world.cart("ann", [("beyonce", "golden", 2), ("beyonce", "regular", 3), ("dua", "standing", 4)])
+        let cartId = try #require(try world.openCart("ann"))
+
+        let held = try world.checkout.confirm(userId: "ann", requestId: "r1", on: world.connection)
+
+        #expect(held.map(\.concertId).sorted() == ["beyonce", "dua"])
+        #expect(Set(held.map(\.checkoutId)).count == 1)
+        #expect(try world.held("beyonce", "golden") == 2)
+        #expect(try world.held("beyonce", "regular") == 3)
+        #expect(try world.held("dua", "standing") == 4)
+        #expect(try world.openCart("ann") == nil)
+        let cartEvents = try EventStore(connection: world.connection).readStream(ShoppingCart.streamId(cartId))
+        #expect(cartEvents.last?.eventType == CartConfirmed.eventType)
+    }
+
+    @Test func aLevelThatFallsShortHoldsNothingAndNamesTheLevel() throws {
+        let world = try World()
+        try world.concert("beyonce", artist: "Beyoncé", levels: [("golden", 3, 89_900), ("regular", 500, 45_000)])
+        try world.cart("ann", [("beyonce", "regular", 2), ("beyonce", "golden", 3)])
+        try world.cart("bob", [("beyonce", "golden", 2)])
+        _ = try world.checkout.confirm(userId: "ann", requestId: "r1", on: world.connection)
+
+        #expect {
+            try world.checkout.confirm(userId: "bob", requestId: "r2", on: world.connection)
+        } throws: { error in
+            let http = HTTPError.face(of: error)
+            return http?.code == "not_enough_tickets" && http?.message == "Golden for Beyoncé is sold out. Nothing was reserved."
+                && http?.details["ticketLevelId"] == "golden"
+        }
+        #expect(try world.held("beyonce", "golden") == 3)
+        #expect(try world.openCart("bob") != nil, "the refused cart stays open")
+    }
+
+    @Test func anEmptyCartOrOneWithoutDeliveryIsRefused() throws {
+        let world = try World()
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 50, 39_900)])
+        #expect(throws: CartError.empty) { try world.checkout.confirm(userId: "nobody", requestId: "r", on: world.connection) }
+        let level = try world.catalog.levelOnSale(concertId: "dua", levelId: "standing", on: world.connection)
+        _ = try ShoppingCarts(connection: world.connection, store: world.store).handle(
+            userId: "cy",
+            .addItem(
+                concertId: "dua", ticketLevelId: "standing", quantity: 1,
+                offer: .init(unitPrice: level.price, currency: level.currency, available: level.available)))
+        #expect(throws: CartError.deliveryMissing) {
+            try world.checkout.confirm(userId: "cy", requestId: "r", on: world.connection)
+        }
+        #expect(try world.held("dua", "standing") == 0)
+    }
+
+    @Test func manyCustomersAtOnceNeverHoldMoreThanTheCapacity() throws {
+        let world = try World()
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 30, 39_900)])
+        let customers = (0..<24).map { "fan\($0)" }
+        for customer in customers { try world.cart(customer, [("dua", "standing", 2)]) }
+        let url = world.connection.url
+        let outcomes = Locked([String: String]())
+        onThreads(customers.count) { index in
+            let outcome: String
+            do {
+                let connection = try Connection(url: url)
+                _ = try world.checkout.confirm(userId: customers[index], requestId: "r\(index)", on: connection)
+                outcome = "held"
+            } catch {
+                outcome = HTTPError.face(of: error)?.code ?? "\(error)"
+            }
+            outcomes.withLock { $0[customers[index]] = outcome }
+        }
+        let held = outcomes.value.values.filter { $0 == "held" }.count
+        #expect(held == 15, "30 tickets, 2 each: \(outcomes.value)")
+        #expect(outcomes.value.values.allSatisfy { $0 == "held" || $0 == "not_enough_tickets" }, "\(outcomes.value)")
+        #expect(try world.held("dua", "standing") == 30)
+    }
+
+    @Test func aCancelledConcertLeavesEveryOpenCartAndClosesItsSales() throws {
+        let world = try World()
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 50, 39_900)])
+        try world.concert("beyonce", artist: "Beyoncé", levels: [("regular", 50, 45_000)])
+        try world.cart("ann", [("dua", "standing", 2), ("beyonce", "regular", 1)])
+        try ConcertCommands(connection: world.connection, store: world.store).cancel("dua", by: "organiser")
+        try world.runSalesManager("dua")
+        try world.runSalesManager("dua")  // replayed: no second effect
+
+        let cart = try ShoppingCarts(connection: world.connection, store: world.store).openCart(userId: "ann")
+        #expect(cart.state.items.map(\.concertId) == ["beyonce"])
+        #expect(try CartQueries.dropped(cartId: try #require(cart.id), on: world.connection).count == 1)
+        #expect(
+            try TestDatabases.count(
+                "SELECT count(*)::int AS n FROM availability_shards WHERE concert_id = 'dua' AND NOT closed",
+                on: world.connection) == 0)
+    }
+}

@@ -116,6 +116,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Payments gateway: libcurl and a synchronous HTTP client on it.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
+        .target(name: "HTTPClient", dependencies: ["CCurl"], swiftSettings: strict),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
+
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Postgres"], swiftSettings: strict),

@@ -119,6 +119,14 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Payments gateway: libcurl, a synchronous HTTP client on it, and the Stripe wire client
+        // (HTTP API and webhook signatures), which knows nothing of Encore's domain.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
+        .target(name: "HTTPClient", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "Stripe", dependencies: ["HTTPClient", "Sodium"], swiftSettings: strict),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
+        .testTarget(name: "StripeTests", dependencies: ["Stripe", "HTTPClient", "Sodium"], swiftSettings: strict),
+
         // What the integration tests share: fresh databases, waiting for a condition, threads.
         .target(
             name: "TestSupport", dependencies: ["EventStore", "Postgres"], path: "Tests/TestSupport",

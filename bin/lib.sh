@@ -39,8 +39,8 @@ conf_get() { # key
 }
 
 # ---------------------------------------------------------------------------- stacks
-# dev:  .data/        PostgreSQL 5433, nginx 127.0.0.1:8080 (bin/up, bin/down)
-# test: .data/test/   PostgreSQL 5434, nginx 127.0.0.1:8081 (bin/test), so both can run at once.
+# dev:  .data/        PostgreSQL 5433, nginx 127.0.0.1:8080, localstripe 8420 (bin/up, bin/down)
+# test: .data/test/   PostgreSQL 5434, nginx 127.0.0.1:8081, localstripe 8421 (bin/test), so both can run at once.
 stack_init() { # dev|test
     STACK=$1
     case $STACK in
@@ -49,12 +49,14 @@ stack_init() { # dev|test
             PG_PORT=${ENCORE_PG_PORT:-5433}
             DB_NAME=encore
             HTTP_LISTEN=${ENCORE_LISTEN:-127.0.0.1:${ENCORE_HTTP_PORT:-8080}}
+            STRIPE_PORT=${ENCORE_STRIPE_PORT:-8420}
             ;;
         test)
             STACK_DIR="$ENCORE_ROOT/.data/test"
             PG_PORT=${ENCORE_TEST_PG_PORT:-5434}
             DB_NAME=encore_test
             HTTP_LISTEN=127.0.0.1:${ENCORE_TEST_HTTP_PORT:-8081}
+            STRIPE_PORT=${ENCORE_TEST_STRIPE_PORT:-8421}
             ;;
         *) die "unknown stack '$STACK'" ;;
     esac
@@ -87,14 +89,16 @@ stack_init() { # dev|test
     if [[ $OWN_PG == 1 ]]; then
         DB_URL="postgresql://encore@/$DB_NAME?host=$(url_escape "$PG_RUN")&port=$PG_PORT"
     fi
+    STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
     export STACK STACK_DIR BASE_URL SOCKET PID_FILE LOG_FILE NGINX_PREFIX PGDATA_DIR PG_RUN PG_PORT DB_URL
+    export STRIPE_PORT STRIPE_API_BASE
 }
 
 url_escape() { local s=$1; s=${s//%/%25}; s=${s// /%20}; s=${s//&/%26}; s=${s//#/%23}; s=${s//+/%2B}; printf '%s' "$s"; }
 
 # ---------------------------------------------------------------------------- install
 # Debian packages the build, the stack and the tests need; add new system libraries here.
-APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev pkg-config nginx wrk postgresql curl ca-certificates procps)
+APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev libcurl4-openssl-dev pkg-config nginx wrk postgresql curl ca-certificates procps)
 BROWSER_PACKAGES=(chromium chromium-driver)
 
 apt_missing() { # package... -> prints the ones not installed
@@ -459,10 +463,84 @@ pool_stop() {
 }
 
 # ---------------------------------------------------------------------------- localstripe
-# HOOK (Payments issue): start/stop the localstripe payment gateway stand-in here, with
-# its pid file in $RUN_DIR and its log in $LOG_DIR. Until then these do nothing.
-localstripe_start() { :; }
-localstripe_stop() { :; }
+# localstripe (PyPI, requirements-test.txt) plays Stripe's HTTP API on $STRIPE_API_BASE; see
+# docs/localstripe.md for what it does and does not do. It starts empty every time and forgets
+# its webhook endpoints when it stops. It listens on all interfaces ('::').
+# Out of the box it pickles its whole store to /tmp/localstripe.pickle (one file for every
+# instance on the machine) after every object it writes, which slows every payment more the
+# more there are (docs/localstripe.md has the figures). Started from scratch, nothing reads the
+# file back, so the start command below turns the dump off (LOCALSTRIPE_MAIN).
+LOCALSTRIPE_MAIN='import sys, localstripe.resources as r, localstripe.server as s
+r.Store.dump_to_disk = lambda self: None
+sys.argv[0] = "localstripe"
+s.start()'
+localstripe_pid() { pid_from_file "$RUN_DIR/localstripe.pid" localstripe; }
+
+# Whether it answers an authenticated API call (any key that starts with sk_ will do).
+localstripe_answers() {
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Authorization: Bearer sk_test_encore' \
+        "$STRIPE_API_BASE/v1/customers?limit=1" 2>/dev/null) == 200 ]]
+}
+
+# Starts it in the background in a session of its own, unless it already runs (then it is
+# kept, with its state), and waits until it answers.
+localstripe_start() {
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    local pid log="$LOG_DIR/localstripe.log" pid_file="$RUN_DIR/localstripe.pid"
+    if pid=$(localstripe_pid) && localstripe_answers; then
+        ok "localstripe already running on $STRIPE_API_BASE (pid $pid)"
+        return 0
+    fi
+    [[ -n ${pid:-} ]] && localstripe_stop   # running but not answering: start it afresh
+    if localstripe_answers; then die "something else answers on $STRIPE_API_BASE (port $STRIPE_PORT is taken)"; fi
+    python3 -c 'import localstripe' 2>/dev/null \
+        || die "localstripe is not installed for python3 (pip install -r requirements-test.txt)"
+    rotate_if_big "$log"
+    step "Starting localstripe on $STRIPE_API_BASE (log: ${log#"$ENCORE_ROOT"/})"
+    # python3: the same interpreter pip installed it for, whatever is on PATH. setsid: its own
+    # session, so it outlives the shell that started it. setsid forks when it is a process group
+    # leader (under job control), so the process writes its own pid before it becomes localstripe.
+    rm -f "$pid_file"
+    # shellcheck disable=SC2016  # $$, $1 and $@ are the inner shell's
+    setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pid_file" \
+        python3 -c "$LOCALSTRIPE_MAIN" --port "$STRIPE_PORT" --from-scratch >>"$log" 2>&1 </dev/null &
+    local deadline=$((SECONDS + ${ENCORE_LOCALSTRIPE_START_TIMEOUT:-30}))
+    until [[ -s $pid_file ]] || ((SECONDS >= deadline)); do sleep 0.05; done
+    pid=$(read_pid "$pid_file" || true)
+    until localstripe_answers; do
+        if ! pid_alive "$pid"; then show_tail "$log"; rm -f "$pid_file"; die "localstripe exited at start (see $log)"; fi
+        if ((SECONDS >= deadline)); then
+            show_tail "$log"; localstripe_stop; die "localstripe did not answer on $STRIPE_API_BASE in time"
+        fi
+        sleep 0.2
+    done
+    ok "localstripe running on $STRIPE_API_BASE, pid $pid"
+}
+
+# SIGTERM, then SIGKILL after 10 s; returns when it is gone.
+localstripe_stop() {
+    local pid pid_file="$RUN_DIR/localstripe.pid"
+    pid=$(localstripe_pid) || { rm -f "$pid_file"; return 0; }
+    step "Stopping localstripe"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone 10 "$pid"; then
+        warn "localstripe did not stop in 10 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone 5 "$pid" || warn "localstripe (pid $pid) is still running"
+    fi
+    rm -f "$pid_file"
+}
+
+# Registers (or replaces) webhook endpoint `id` with localstripe: it then POSTs every event (or
+# only the listed types) to `url`, signed with `secret`, once, with no retry.
+localstripe_register_webhook() { # id url secret [event types...]
+    local id=$1 url=$2 secret=$3 args=()
+    shift 3
+    args=(--data-urlencode "url=$url" --data-urlencode "secret=$secret")
+    local type; for type in "$@"; do args+=(--data-urlencode "events[]=$type"); done
+    curl -fsS -o /dev/null --max-time 5 "${args[@]}" "$STRIPE_API_BASE/_config/webhooks/$id" \
+        || die "could not register webhook $id with localstripe at $STRIPE_API_BASE"
+}
 
 # ---------------------------------------------------------------------------- checks
 http_status() { # url
@@ -489,7 +567,7 @@ wait_healthy() { # [timeout seconds]
 # Processes of this stack still alive (by pid files and the pool's session): prints them.
 stack_leftovers() {
     local pid sid
-    for f in "$PID_FILE" "$NGINX_PID"; do
+    for f in "$PID_FILE" "$NGINX_PID" "$RUN_DIR/localstripe.pid"; do
         pid=$(read_pid "$f" || true)
         pid_alive "$pid" && ps -o pid=,args= -p "$pid"
     done

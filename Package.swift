@@ -83,16 +83,18 @@ let package = Package(
         context("Concerts"),
         context("Reservations", templates: false),
         context("ShoppingCarts"),
+        context("Orders"),
+        context("Payments", ["Stripe"], templates: false),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
-        context("Sales", ["Concerts", "Reservations", "ShoppingCarts"]),
+        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments"]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
-                "ShoppingCarts", "Sales",
+                "ShoppingCarts", "Orders", "Payments", "Sales", "Stripe",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -101,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "EncoreCLI",
             dependencies: [
-                "Encore", "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts",
+                "Encore", "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "HTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +148,8 @@ let package = Package(
         .testTarget(
             name: "ShoppingCartsTests", dependencies: ["ShoppingCarts", "EventStore"], swiftSettings: strict),
         .testTarget(name: "WebTests", dependencies: ["Web", "EventStore", "Identity"], swiftSettings: strict),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "EventStore"], swiftSettings: strict),
+        .testTarget(name: "PaymentsTests", dependencies: ["Payments", "EventStore"], swiftSettings: strict),
         .testTarget(
             name: "SalesTests",
             dependencies: [

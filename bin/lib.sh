@@ -90,8 +90,10 @@ stack_init() { # dev|test
         DB_URL="postgresql://encore@/$DB_NAME?host=$(url_escape "$PG_RUN")&port=$PG_PORT"
     fi
     STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
+    # The secret localstripe signs webhooks with and the pool checks them against.
+    STRIPE_WEBHOOK_SECRET=${ENCORE_STRIPE_WEBHOOK_SECRET:-whsec_encore_${STACK}_local}
     export STACK STACK_DIR BASE_URL SOCKET PID_FILE LOG_FILE NGINX_PREFIX PGDATA_DIR PG_RUN PG_PORT DB_URL
-    export STRIPE_PORT STRIPE_API_BASE
+    export STRIPE_PORT STRIPE_API_BASE STRIPE_WEBHOOK_SECRET
 }
 
 url_escape() { local s=$1; s=${s//%/%25}; s=${s// /%20}; s=${s//&/%26}; s=${s//#/%23}; s=${s//+/%2B}; printf '%s' "$s"; }
@@ -533,6 +535,23 @@ localstripe_stop() {
 
 # Registers (or replaces) webhook endpoint `id` with localstripe: it then POSTs every event (or
 # only the listed types) to `url`, signed with `secret`, once, with no retry.
+# Registers Encore's webhook endpoint (this stack's nginx) with localstripe, signed with the
+# stack's secret. localstripe forgets it when it stops, so every start registers it.
+localstripe_register_encore() {
+    localstripe_register_webhook encore "$BASE_URL/webhooks/stripe" "$STRIPE_WEBHOOK_SECRET"
+}
+
+# Whether the dev stack pays through localstripe (no stripe_api_base configured) or a gateway
+# the operator names (real Stripe in test mode: README, "Payments").
+stripe_is_local() {
+    [[ $STACK == test || -z ${ENCORE_STRIPE_API_BASE:-$(conf_get stripe_api_base)} ]]
+}
+
+# The pool's settings for the gateway, as environment assignments for pool_start.
+stripe_pool_env() {
+    printf '%s\n' "ENCORE_STRIPE_API_BASE=$STRIPE_API_BASE" "ENCORE_STRIPE_WEBHOOK_SECRETS=$STRIPE_WEBHOOK_SECRET"
+}
+
 localstripe_register_webhook() { # id url secret [event types...]
     local id=$1 url=$2 secret=$3 args=()
     shift 3

@@ -2,10 +2,13 @@ import Concerts
 import EventStore
 import FastCGI
 import Foundation
+import Orders
+import Payments
 import Postgres
 import Reservations
 import Sales
 import ShoppingCarts
+import Stripe
 import Users
 import Web
 
@@ -33,9 +36,15 @@ public struct Encore: Sendable {
             ticketCounts: TicketCounts(available: reservations.available, taken: reservations.taken),
             userNames: users.displayNames)
         let carts = ShoppingCartsContext(catalog: CartCatalog(concerts.catalog))
-        let sales = SalesContext(catalog: concerts.catalog, carts: carts, holdTime: settings.holdTime)
+        let orders = OrdersContext(concerts: ConcertDirectory(concerts.catalog))
+        let payments = PaymentsContext(
+            gateway: StripeGateway(settings),
+            webhooks: StripeWebhook(commaSeparatedSecrets: settings.stripeWebhookSecrets),
+            reconcileAfter: settings.reconcileAfter)
+        let sales = SalesContext(
+            catalog: concerts.catalog, carts: carts, orders: orders, payments: payments, holdTime: settings.holdTime)
         self.users = users
-        contexts = [users, concerts, reservations, carts, sales]
+        contexts = [users, concerts, reservations, carts, orders, payments, sales]
 
         let store = StoreSetup(inlineProjections: contexts.flatMap(\.inlineProjections), groupCommit: .shared)
         self.store = store
@@ -66,6 +75,31 @@ public struct Encore: Sendable {
             }
         }
         return [daemon] + contexts.flatMap { $0.backgroundJobs(store: store.withoutGroupCommit) }
+    }
+}
+
+extension ConcertDirectory {
+    /// Who organises which concert, from the concerts' read model.
+    init(_ concerts: ConcertCatalog) {
+        self.init(
+            organiser: { concertId, connection in
+                try concerts.find(id: concertId, withAvailability: false, on: connection)?.organiserId
+            },
+            managedBy: { organiserId, connection in
+                try concerts.managed(by: organiserId, on: connection).map(\.id)
+            })
+    }
+}
+
+extension StripeGateway {
+    /// The gateway the settings name: Stripe, or the emulator that speaks its API.
+    convenience init(_ settings: Settings) {
+        self.init(
+            configuration: StripeClient.Configuration(
+                baseURL: settings.stripeAPIBase, secretKey: StripeSecret(settings.stripeSecretKey),
+                connectTimeout: .seconds(5), timeout: .seconds(15)),
+            browser: GatewayBrowserSettings(
+                publishableKey: settings.stripePublishableKey, stripeJSURL: settings.resolvedStripeJSURL))
     }
 }
 

@@ -1,13 +1,28 @@
 import Foundation
 
 /// The application's settings, beside the pool's: read by the pool from the same config file,
-/// `ENCORE_` environment variables and flags (`PoolConfiguration.application`).
-public struct Settings: Sendable, Equatable {
+/// `ENCORE_` environment variables and flags (`PoolConfiguration.application`). Secrets (the
+/// secret key, the webhook secrets) are never printed: `description` leaves them out.
+public struct Settings: Sendable, Equatable, CustomStringConvertible {
     /// The keys the config file and `ENCORE_<KEY>` may set.
-    public static let keys = ["hold_seconds"]
+    public static let keys = [
+        "hold_seconds", "stripe_api_base", "stripe_secret_key", "stripe_publishable_key", "stripe_js_url",
+        "stripe_webhook_secrets", "payment_reconcile_seconds",
+    ]
 
     /// How long a confirmed cart's tickets stay held, unpaid (`hold_seconds`, default 15 minutes).
     public var holdTime: TimeInterval = 15 * 60
+    /// Stripe's API, or the emulator's (`stripe_api_base`; default: the localstripe bin/up runs).
+    public var stripeAPIBase = "http://127.0.0.1:8420"
+    public var stripeSecretKey = "sk_test_encore_local"
+    public var stripePublishableKey = "pk_test_encore_local"
+    /// Where the checkout page loads Stripe.js from (default: the emulator's mock under the
+    /// API base, `<stripe_api_base>/js.stripe.com/v3/`).
+    public var stripeJSURL: String?
+    /// Secrets a webhook's signature may be made with, comma-separated (two while rotating).
+    public var stripeWebhookSecrets = "whsec_encore_local_development"
+    /// A payment without an outcome this long is looked up at the gateway (`payment_reconcile_seconds`).
+    public var reconcileAfter: TimeInterval = 120
 
     public init() {}
 
@@ -16,19 +31,52 @@ public struct Settings: Sendable, Equatable {
 
         public var description: String {
             switch self {
-            case .invalid(let key, let value, let expected): "invalid value '\(value)' for '\(key)': \(expected)"
+            case .invalid(let key, let value, let expected):
+                // A secret's value is not repeated in the message.
+                "invalid value\(key.contains("secret") ? "" : " '\(value)'") for '\(key)': \(expected)"
             }
         }
     }
 
     /// Reads the settings given (`PoolConfiguration.application`); absent keys keep their defaults.
     public init(_ values: [String: String]) throws {
-        if let text = values["hold_seconds"] {
-            guard let seconds = Double(text), seconds >= 1, seconds <= 86_400 else {
-                throw Error.invalid(key: "hold_seconds", value: text, expected: "seconds, 1 to 86400")
+        func seconds(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
+            guard let text = values[key] else { return nil }
+            guard let value = Double(text), range.contains(value) else {
+                throw Error.invalid(
+                    key: key, value: text, expected: "seconds, \(Int(range.lowerBound)) to \(Int(range.upperBound))")
             }
-            holdTime = seconds
+            return value
         }
+        func url(_ key: String) throws -> String? {
+            guard let text = values[key] else { return nil }
+            guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+            else {
+                throw Error.invalid(key: key, value: text, expected: "an http or https URL")
+            }
+            return text
+        }
+        if let hold = try seconds("hold_seconds", 1...86_400) { holdTime = hold }
+        if let after = try seconds("payment_reconcile_seconds", 1...86_400) { reconcileAfter = after }
+        if let base = try url("stripe_api_base") { stripeAPIBase = base }
+        stripeJSURL = try url("stripe_js_url")
+        if let key = values["stripe_secret_key"] { stripeSecretKey = key }
+        if let key = values["stripe_publishable_key"] { stripePublishableKey = key }
+        if let secrets = values["stripe_webhook_secrets"] {
+            guard secrets.split(separator: ",").contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
+            else { throw Error.invalid(key: "stripe_webhook_secrets", value: "", expected: "one secret or more") }
+            stripeWebhookSecrets = secrets
+        }
+    }
+
+    /// Stripe.js's URL, as configured or under the API base.
+    public var resolvedStripeJSURL: String {
+        stripeJSURL ?? stripeAPIBase.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/js.stripe.com/v3/"
+    }
+
+    public var description: String {
+        "Settings(holdTime: \(holdTime), stripeAPIBase: \(stripeAPIBase), stripeJSURL: \(resolvedStripeJSURL), "
+            + "secrets: <redacted>, reconcileAfter: \(reconcileAfter))"
     }
 
     /// From `ENCORE_<KEY>` variables, for the tools that run without the pool's configuration.

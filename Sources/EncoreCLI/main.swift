@@ -1,5 +1,6 @@
 import ArgumentParser
 import Encore
+import HTTPClient
 
 /// `encore`: the pool, and the operator's tools.
 struct EncoreCommand: ParsableCommand {
@@ -13,4 +14,6 @@ struct EncoreCommand: ParsableCommand {
         ])
 }
 
+// libcurl's global state (the payment gateway's HTTP client) is set up once, before any thread.
+HTTPClient.globalInit()
 EncoreCommand.main()

@@ -39,6 +39,13 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// `40001` or `40P01`: the transaction may succeed if tried again.
     public var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+    /// Class `08` (connection exception) or `57P01`-`57P03` (the server is shutting down, crashed
+    /// or not yet accepting connections): the server is going away or not there yet, so the
+    /// request may succeed once it is back.
+    public var isServerUnavailable: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+    }
     /// `57014`: `statement_timeout` or a cancel request ended the statement.
     public var isQueryCanceled: Bool { sqlState == "57014" }
 

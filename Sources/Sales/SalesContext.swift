@@ -1,6 +1,8 @@
 import Concerts
 import EventStore
 import Foundation
+import Orders
+import Payments
 import Postgres
 import Reservations
 import ShoppingCarts
@@ -12,12 +14,19 @@ import Web
 public struct SalesContext: BoundedContext {
     public let catalog: ConcertCatalog
     public let carts: ShoppingCartsContext
+    public let orders: OrdersContext
+    public let payments: PaymentsContext
     /// How long a confirmed cart's tickets stay held, unpaid.
     public let holdTime: TimeInterval
 
-    public init(catalog: ConcertCatalog, carts: ShoppingCartsContext, holdTime: TimeInterval) {
+    public init(
+        catalog: ConcertCatalog, carts: ShoppingCartsContext, orders: OrdersContext, payments: PaymentsContext,
+        holdTime: TimeInterval
+    ) {
         self.catalog = catalog
         self.carts = carts
+        self.orders = orders
+        self.payments = payments
         self.holdTime = holdTime
     }
 
@@ -25,11 +34,22 @@ public struct SalesContext: BoundedContext {
     public var resources: URL? { Bundle.module.resourceURL }
 
     public func routes(_ router: inout Router<RequestContext>, store: StoreSetup) {
-        let checkout = Checkout(store: store, holdTime: holdTime, catalog: catalog)
-        CheckoutRoutes(checkout: checkout, catalog: catalog, carts: carts).add(to: &router)
+        let checkout = Checkout(store: store, holdTime: holdTime, catalog: catalog, payments: payments)
+        let api = CheckoutAPI(checkout: checkout, payments: payments, orders: orders)
+        api.add(to: &router)
+        CheckoutPages(api: api, catalog: catalog, carts: carts).add(to: &router)
     }
 
+    /// The process managers, one file each under `ProcessManagers/`.
     public func backgroundProjections(store: StoreSetup) -> [any Projection] {
-        [ConcertSalesManager(store: store)]
+        let gateway = payments.gateway
+        return [
+            ConcertSalesManager(store: store),
+            PaymentSettlement(store: store, gateway: gateway),
+            PaymentCompensation(store: store, gateway: gateway),
+            HoldEnding(store: store, gateway: gateway),
+            RefundSettlement(store: store),
+            ConcertCancellationRefunds(store: store, gateway: gateway),
+        ]
     }
 }

@@ -107,6 +107,9 @@ public enum ShoppingCart: Decider {
             guard !state.items.contains(where: { $0.concertId == concertId && $0.ticketLevelId == levelId }) else {
                 throw CartError.itemAlreadyInCart
             }
+            if let currency = state.items.first?.currency, currency != offer.currency {
+                throw CartError.currencyMismatch(cart: currency)
+            }
             guard state.items.count < maxItems else {
                 throw CartError.invalid(
                     field: "ticketLevelId", message: "A cart holds at most \(maxItems) kinds of tickets.")
@@ -210,6 +213,8 @@ public enum CartError: Error, Equatable, Sendable {
     case notEnoughTickets(available: Int)
     case empty
     case deliveryMissing
+    /// One payment, one currency: a cart holds tickets priced in one currency only.
+    case currencyMismatch(cart: String)
     case invalid(field: String, message: String)
 }
 

@@ -67,9 +67,10 @@ public struct HTTPRequest: Sendable {
         return result
     }
 
-    /// Whether the client asked for JSON rather than a page (API paths always do).
+    /// Whether the client asked for JSON rather than a page (API and webhook paths always do).
     public var wantsJSON: Bool {
-        path.hasPrefix("/api/") || path == "/api" || (header("Accept")?.contains("application/json") ?? false)
+        path.hasPrefix("/api/") || path == "/api" || path.hasPrefix("/webhooks/")
+            || (header("Accept")?.contains("application/json") ?? false)
     }
 
     /// Whether the body is a URL-encoded form (the media type, in any case).

@@ -137,7 +137,7 @@ public struct Router<Context>: Sendable {
     static func face(of error: Error, request: HTTPRequest, logger: Logger) -> HTTPError {
         if let face = HTTPError.face(of: error) { return face }
         switch error {
-        case let error as PostgresError where error.kind == .connection:
+        case let error as PostgresError where error.kind == .connection || error.isServerUnavailable:
             logger.warning("database unavailable", metadata: ["path": "\(request.path)", "error": "\(error)"])
             return .unavailable
         case let error as PostgresError where error.kind == .nulInText:

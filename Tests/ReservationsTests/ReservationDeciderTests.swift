@@ -103,6 +103,21 @@ import Testing
             .thenThrows(ReservationError.alreadyCancelled)
     }
 
+    // MARK: returning a paid reservation's tickets (a refund)
+
+    @Test func onlyAPaidReservationsTicketsAreReturnedAndOnce() throws {
+        let returned = Reservation.Event.returned(
+            ReservationReturned(reservationId: Self.id, reason: "refunded", returnedAt: Self.now))
+        try Spec.given([Self.held, Self.confirmed()]).when(.returnTickets(reason: "refunded", now: Self.now))
+            .then([returned])
+        try Spec.given([Self.held, Self.confirmed(), returned]).when(.returnTickets(reason: "refunded", now: Self.now))
+            .then([])
+        try Spec.given([Self.held]).when(.returnTickets(reason: "refunded", now: Self.now))
+            .thenThrows(ReservationError.notPaid)
+        try Spec.given([Self.held, Self.expired()]).when(.returnTickets(reason: "refunded", now: Self.now))
+            .thenThrows(ReservationError.alreadyExpired)
+    }
+
     // MARK: confirming (paid)
 
     @Test func confirmsAHeldReservation() throws {
@@ -110,10 +125,10 @@ import Testing
         #expect(try Spec.given([Self.held]).when(.confirm(now: Self.now)).thenState().status == .confirmed)
     }
 
-    @Test func confirmOnlyWhenHeld() throws {
+    @Test func confirmOnlyWhenHeldAndOnce() throws {
         try Spec.given([]).when(.confirm(now: Self.now)).thenThrows(ReservationError.notFound)
-        try Spec.given([Self.held, Self.confirmed()]).when(.confirm(now: Self.now))
-            .thenThrows(ReservationError.alreadyPaid)
+        // Confirmed again (the checkout's settlement, then the process manager's): nothing new.
+        try Spec.given([Self.held, Self.confirmed()]).when(.confirm(now: Self.now)).then([])
         try Spec.given([Self.held, Self.cancelled()]).when(.confirm(now: Self.now))
             .thenThrows(ReservationError.alreadyCancelled)
         try Spec.given([Self.held, Self.expired()]).when(.confirm(now: Self.now))

@@ -1,21 +1,42 @@
 import Concerts
 import EventStore
 import Foundation
+import Identity
+import Orders
+import Payments
 import Postgres
 import Reservations
 import ShoppingCarts
+import Stripe
 import TestSupport
 import Testing
 import Web
 
 @testable import Sales
 
+/// A principal for a test's customer.
+func buyer(_ userId: String) -> Principal {
+    Principal(
+        userId: userId, email: "\(userId)@example.com", name: userId.capitalized, role: .customer, sessionKey: "s",
+        csrfToken: "t", credential: .bearer)
+}
+
+/// The localstripe bin/test runs (ENCORE_STRIPE_API_BASE), as the payment gateway.
+enum Localstripe {
+    static var base: String { ProcessInfo.processInfo.environment["ENCORE_STRIPE_API_BASE"] ?? "http://127.0.0.1:8421" }
+    static let gateway = StripeGateway(
+        configuration: StripeClient.Configuration(baseURL: base, secretKey: StripeSecret("sk_test_encore_sales")),
+        browser: GatewayBrowserSettings(
+            publishableKey: "pk_test_encore_sales", stripeJSURL: base + "/js.stripe.com/v3/"))
+}
+
 /// The checkout against a real database: given concerts on sale and a customer's cart, when the
 /// cart is confirmed, then every item is held (and the cart closed) or nothing is.
 @Suite struct CheckoutTests {
     /// Everything a checkout touches: the event store, carts, availability, reservations, concerts.
     static let inline: [any Projection] = [
-        ConcertsProjection(), AvailabilityProjection(), ReservationsProjection(), CartsProjection(),
+        ConcertsProjection(), AvailabilityProjection(), ReservationsProjection(), CartsProjection(), OrdersProjection(),
+        PaymentsProjection(),
     ]
 
     struct World {
@@ -24,14 +45,25 @@ import Web
         let checkout: Checkout
         let catalog: ConcertCatalog
 
-        init(_ name: String = #function) throws {
+        let payments: PaymentsContext
+
+        init(_ name: String = #function, holdTime: TimeInterval = 900) throws {
             let url = try TestDatabases.fresh(
-                prefix: "encore_sales_t", name, migrations: EventStoreSchema.migrations + ShoppingCartsSchema.migrations,
+                prefix: "encore_sales_t", name,
+                migrations: EventStoreSchema.migrations + ShoppingCartsSchema.migrations + OrdersSchema.migrations
+                    + PaymentsSchema.migrations,
                 projections: CheckoutTests.inline)
             connection = try Connection(url: url)
             store = StoreSetup(inlineProjections: CheckoutTests.inline)
             catalog = ConcertCatalog(ticketCounts: .none)
-            checkout = Checkout(store: store, holdTime: 900, catalog: catalog)
+            payments = PaymentsContext(
+                gateway: Localstripe.gateway, webhooks: StripeWebhook(commaSeparatedSecrets: "whsec_test"),
+                reconcileAfter: 60)
+            checkout = Checkout(store: store, holdTime: holdTime, catalog: catalog, payments: payments)
+        }
+
+        func confirm(_ userId: String, on connection: Connection? = nil) throws -> [ReservationHeld] {
+            try checkout.confirm(buyer: buyer(userId), requestId: "r-\(userId)", on: connection ?? self.connection)
         }
 
         /// A concert on sale: created, and its availability set by the process manager, as
@@ -40,9 +72,12 @@ import Web
             try ConcertCommands(connection: connection, store: store).create(
                 organiserId: "organiser",
                 details: try ConcertDetails(
-                    artist: artist, title: "", venue: "Arena", city: "Warsaw", startsAt: Date().addingTimeInterval(86_400)),
+                    artist: artist, title: "", venue: "Arena", city: "Warsaw",
+                    startsAt: Date().addingTimeInterval(86_400)),
                 currency: "PLN",
-                ticketLevels: try levels.map { try TicketLevel(id: $0.0, name: $0.0.capitalized, capacity: $0.1, price: $0.2) },
+                ticketLevels: try levels.map {
+                    try TicketLevel(id: $0.0, name: $0.0.capitalized, capacity: $0.1, price: $0.2)
+                },
                 concertId: id)
             try runSalesManager(id)
         }
@@ -67,7 +102,8 @@ import Web
                         concertId: concertId, ticketLevelId: levelId, quantity: quantity,
                         offer: .init(unitPrice: level.price, currency: level.currency, available: level.available)))
             }
-            _ = try carts.handle(userId: userId, .chooseDelivery(try Delivery.online(validating: "\(userId)@example.com")))
+            _ = try carts.handle(
+                userId: userId, .chooseDelivery(try Delivery.online(validating: "\(userId)@example.com")))
         }
 
         func held(_ concertId: String, _ levelId: String) throws -> Int {
@@ -88,7 +124,7 @@ import Web
         try world.cart("ann", [("beyonce", "golden", 2), ("beyonce", "regular", 3), ("dua", "standing", 4)])
         let cartId = try #require(try world.openCart("ann"))
 
-        let held = try world.checkout.confirm(userId: "ann", requestId: "r1", on: world.connection)
+        let held = try world.confirm("ann")
 
         #expect(held.map(\.concertId).sorted() == ["beyonce", "dua"])
         #expect(Set(held.map(\.checkoutId)).count == 1)
@@ -105,13 +141,14 @@ import Web
         try world.concert("beyonce", artist: "Beyoncé", levels: [("golden", 3, 89_900), ("regular", 500, 45_000)])
         try world.cart("ann", [("beyonce", "regular", 2), ("beyonce", "golden", 3)])
         try world.cart("bob", [("beyonce", "golden", 2)])
-        _ = try world.checkout.confirm(userId: "ann", requestId: "r1", on: world.connection)
+        _ = try world.confirm("ann")
 
         #expect {
-            try world.checkout.confirm(userId: "bob", requestId: "r2", on: world.connection)
+            try world.confirm("bob")
         } throws: { error in
             let http = HTTPError.face(of: error)
-            return http?.code == "not_enough_tickets" && http?.message == "Golden for Beyoncé is sold out. Nothing was reserved."
+            return http?.code == "not_enough_tickets"
+                && http?.message == "Golden for Beyoncé is sold out. Nothing was reserved."
                 && http?.details["ticketLevelId"] == "golden"
         }
         #expect(try world.held("beyonce", "golden") == 3)
@@ -121,7 +158,7 @@ import Web
     @Test func anEmptyCartOrOneWithoutDeliveryIsRefused() throws {
         let world = try World()
         try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 50, 39_900)])
-        #expect(throws: CartError.empty) { try world.checkout.confirm(userId: "nobody", requestId: "r", on: world.connection) }
+        #expect(throws: CartError.empty) { try world.confirm("nobody") }
         let level = try world.catalog.levelOnSale(concertId: "dua", levelId: "standing", on: world.connection)
         _ = try ShoppingCarts(connection: world.connection, store: world.store).handle(
             userId: "cy",
@@ -129,7 +166,7 @@ import Web
                 concertId: "dua", ticketLevelId: "standing", quantity: 1,
                 offer: .init(unitPrice: level.price, currency: level.currency, available: level.available)))
         #expect(throws: CartError.deliveryMissing) {
-            try world.checkout.confirm(userId: "cy", requestId: "r", on: world.connection)
+            try world.confirm("cy")
         }
         #expect(try world.held("dua", "standing") == 0)
     }
@@ -145,7 +182,7 @@ import Web
             let outcome: String
             do {
                 let connection = try Connection(url: url)
-                _ = try world.checkout.confirm(userId: customers[index], requestId: "r\(index)", on: connection)
+                _ = try world.confirm(customers[index], on: connection)
                 outcome = "held"
             } catch {
                 outcome = HTTPError.face(of: error)?.code ?? "\(error)"

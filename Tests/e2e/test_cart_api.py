@@ -175,7 +175,13 @@ def concert(organiser, db) -> dict:
 
 @pytest.fixture
 def other_concert(organiser, db) -> dict:
-    """Another concert, priced in euros: standing 20 tickets at 80 EUR."""
+    """Another concert, in the same currency: standing 20 tickets at 80 PLN."""
+    return create_concert(organiser, db, [level("standing", 20, 8_000)])
+
+
+@pytest.fixture
+def euro_concert(organiser, db) -> dict:
+    """A concert priced in euros: standing 20 tickets at 80 EUR."""
     return create_concert(organiser, db, [level("standing", 20, 8_000)], currency="EUR")
 
 
@@ -198,7 +204,8 @@ def test_a_new_customer_has_an_empty_cart(customer):
     assert cart.get("dropped", []) == []
 
 
-def test_items_of_several_concerts_and_levels_with_totals_per_currency(customer, concert, other_concert):
+def test_items_of_several_concerts_and_levels_in_one_currency_with_their_total(customer, concert, other_concert,
+                                                                               euro_concert):
     response = add(customer, concert["id"], "floor", 2)
     assert response.status_code == 201, response.text
     assert response.json()["cart"]["items"] == [
@@ -209,8 +216,11 @@ def test_items_of_several_concerts_and_levels_with_totals_per_currency(customer,
     cart = cart_of(customer)
     assert [(i["concertId"], i["ticketLevelId"], i["quantity"], i["unitPrice"], i["currency"]) for i in cart["items"]] \
         == [(concert["id"], "floor", 2, 30_000, "PLN"), (concert["id"], "balcony", 3, 15_000, "PLN"),
-            (other_concert["id"], "standing", 4, 8_000, "EUR")]
-    assert sorted((t["currency"], t["amount"]) for t in cart["totals"]) == [("EUR", 32_000), ("PLN", 105_000)]
+            (other_concert["id"], "standing", 4, 8_000, "PLN")]
+    assert [(t["currency"], t["amount"]) for t in cart["totals"]] == [("PLN", 137_000)]
+    # One payment, one currency: a concert priced in euros is refused, and nothing changes.
+    expect_error(add(customer, euro_concert["id"], "standing", 1), 409, "currency_mismatch", "concertId")
+    assert len(cart_of(customer)["items"]) == 3
     # adding to a cart holds nothing
     assert available(customer, concert["id"]) == {"floor": 10, "balcony": 50, "vip": 3}
 
@@ -483,7 +493,7 @@ def test_a_cancelled_concert_leaves_the_carts_and_refuses_new_items(base_url, or
         (concert["id"], "balcony"), (concert["id"], "floor")]
     assert all(d["reason"] for d in cart["dropped"])
     assert [(i["concertId"], i["ticketLevelId"]) for i in cart["items"]] == [(other_concert["id"], "standing")]
-    assert [(t["currency"], t["amount"]) for t in cart["totals"]] == [("EUR", 8_000)]
+    assert [(t["currency"], t["amount"]) for t in cart["totals"]] == [("PLN", 8_000)]
 
     expect_error(add(customer, concert["id"], "vip", 1), 409, "concert_cancelled")
     with new_customer(base_url) as other:

@@ -77,19 +77,21 @@ def test_a_customer_with_a_cart_and_a_reservation_sees_no_nil(fresh_browser, bas
                      timeout=15).json()["token"]
     api.cookies.clear()
     api.headers["Authorization"] = f"Bearer {token}"
-    concert = next(c for c in api.get(base_url + "/api/concerts", timeout=15).json()["concerts"]
-                   if c["status"] == "scheduled" and any(level["available"] >= 2 for level in c["ticketLevels"]))
+    # The demo data's Dua Lipa (encore seed): thousands of tickets, in PLN.
+    concert = api.get(base_url + "/api/concerts/dua-lipa-krakow-2027", timeout=15).json()["concert"]
     level = next(level for level in concert["ticketLevels"] if level["available"] >= 2)
     assert api.post(base_url + "/api/cart/items", json={"concertId": concert["id"], "ticketLevelId": level["id"],
                                                         "quantity": 1}, timeout=15).status_code == 201
     assert api.put(base_url + "/api/cart/delivery", json={"method": "online", "email": email},
                    timeout=15).status_code == 200
-    checkout = api.post(base_url + "/api/cart/confirm", timeout=30).json()["checkout"]
+    confirmed = api.post(base_url + "/api/cart/confirm", timeout=30)
+    assert confirmed.status_code == 201, confirmed.text
+    checkout = confirmed.json()["checkout"]
     assert api.post(base_url + "/api/cart/items", json={"concertId": concert["id"], "ticketLevelId": level["id"],
                                                         "quantity": 1}, timeout=15).status_code == 201
 
     sign_in(fresh_browser, base_url, email, password)
-    visited = crawl(fresh_browser, base_url, ["/cart", f"/checkout/{checkout['id']}", "/reservations", "/account"])
+    visited = crawl(fresh_browser, base_url, ["/cart", f"/checkout/{checkout['id']}", "/reservations", "/orders", "/account"])
     assert {"/cart", "/reservations", "/account"} <= set(visited)
     # A form shown again with an error (a quantity the cart refuses) shows no nil either.
     fresh_browser.get(base_url + "/cart")

@@ -63,10 +63,16 @@ public struct LevelOnSale: Sendable, Equatable {
     public let available: Int
 }
 
-/// A concert's artist and its levels' names.
+/// A concert's artist, title, city and start, and its levels' names.
 public struct ConcertNames: Sendable, Equatable {
     public let artist: String
+    public let title: String
+    public let city: String
+    public let startsAt: Date
     public let levels: [String: String]
+
+    /// "Beyoncé — Cowboy Carter Tour, Warsaw".
+    public var label: String { artist + (title.isEmpty ? "" : " — " + title) + ", " + city }
 }
 
 /// Queries of the `concerts` read model, with what is left of each level from `ticketCounts`.
@@ -124,12 +130,13 @@ public struct ConcertCatalog: Sendable {
         guard !concertIds.isEmpty else { return [:] }
         var names: [String: ConcertNames] = [:]
         for row in try connection.query(
-            "SELECT id, artist, ticket_levels FROM concerts WHERE id = ANY(\(SQLArray(concertIds))::text[])")
-        {
+            "SELECT id, artist, title, city, starts_at, ticket_levels FROM concerts WHERE id = ANY(\(SQLArray(concertIds))::text[])"
+        ) {
             let levels = try JSONDecoder().decode(
                 [TicketLevel].self, from: Data((try row.decode("ticket_levels", as: String.self)).utf8))
             names[try row.decode("id")] = ConcertNames(
-                artist: try row.decode("artist"),
+                artist: try row.decode("artist"), title: try row.decode("title"), city: try row.decode("city"),
+                startsAt: try row.decode("starts_at"),
                 levels: Dictionary(levels.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
         }
         return names

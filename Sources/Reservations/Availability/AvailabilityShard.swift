@@ -22,6 +22,10 @@ public enum AvailabilityShard: Decider {
         case changeCapacity(Int)
         case hold(reservationId: String, quantity: Int)
         case release(reservationId: String, quantity: Int, reason: String)
+        /// A paid reservation's held tickets become sold.
+        case sell(reservationId: String, quantity: Int)
+        /// Sold tickets come back on sale (a refund).
+        case returnSold(reservationId: String, quantity: Int, reason: String)
         case close
     }
 
@@ -30,6 +34,8 @@ public enum AvailabilityShard: Decider {
         case capacityChanged(ShardCapacityChanged)
         case held(TicketsHeld)
         case released(TicketsReleased)
+        case sold(TicketsSold)
+        case returned(TicketsReturned)
         case closed(SalesClosed)
     }
 
@@ -49,6 +55,10 @@ public enum AvailabilityShard: Decider {
         case .capacityChanged(let e): next.capacity = e.capacity
         case .held(let e): next.held += e.quantity
         case .released(let e): next.held -= e.quantity
+        case .sold(let e):
+            next.held -= e.quantity
+            next.sold += e.quantity
+        case .returned(let e): next.sold -= e.quantity
         case .closed: next.closed = true
         }
         return next
@@ -73,6 +83,12 @@ public enum AvailabilityShard: Decider {
         case .release(let reservationId, let quantity, let reason):
             guard quantity > 0, state.held >= quantity else { throw AvailabilityError.nothingToRelease }
             return [.released(TicketsReleased(reservationId: reservationId, quantity: quantity, reason: reason))]
+        case .sell(let reservationId, let quantity):
+            guard quantity > 0, state.held >= quantity else { throw AvailabilityError.nothingToRelease }
+            return [.sold(TicketsSold(reservationId: reservationId, quantity: quantity))]
+        case .returnSold(let reservationId, let quantity, let reason):
+            guard quantity > 0, state.sold >= quantity else { throw AvailabilityError.nothingToRelease }
+            return [.returned(TicketsReturned(reservationId: reservationId, quantity: quantity, reason: reason))]
         case .close:
             guard state.exists, !state.closed else { return [] }
             return [.closed(SalesClosed())]
@@ -85,6 +101,8 @@ public enum AvailabilityShard: Decider {
         case .capacityChanged(let e): e
         case .held(let e): e
         case .released(let e): e
+        case .sold(let e): e
+        case .returned(let e): e
         case .closed(let e): e
         }
     }
@@ -92,6 +110,8 @@ public enum AvailabilityShard: Decider {
     .register(ShardCapacityChanged.self) { .capacityChanged($0) }
     .register(TicketsHeld.self) { .held($0) }
     .register(TicketsReleased.self) { .released($0) }
+    .register(TicketsSold.self) { .sold($0) }
+    .register(TicketsReturned.self) { .returned($0) }
     .register(SalesClosed.self) { .closed($0) }
 }
 
@@ -128,6 +148,22 @@ public struct TicketsReleased: EventPayload, Equatable {
     public let reservationId: String
     public let quantity: Int
     /// `cancelled`, `expired` or `concert_cancelled`.
+    public let reason: String
+}
+
+/// A paid reservation's tickets, held until now, are sold.
+public struct TicketsSold: EventPayload, Equatable {
+    public static let eventType = "TicketsSold"
+    public let reservationId: String
+    public let quantity: Int
+}
+
+/// Sold tickets are on sale again: their order was refunded.
+public struct TicketsReturned: EventPayload, Equatable {
+    public static let eventType = "TicketsReturned"
+    public let reservationId: String
+    public let quantity: Int
+    /// `refunded`.
     public let reason: String
 }
 

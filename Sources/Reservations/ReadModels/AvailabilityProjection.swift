@@ -82,6 +82,17 @@ public struct AvailabilityProjection: Projection {
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET held = held - \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
                 )
+            case .sold(let e):
+                try connection.executeLater(
+                    """
+                    UPDATE \(unsafeSQL: table) SET held = held - \(e.quantity), sold = sold + \(e.quantity),
+                        version = \(version)
+                    WHERE stream_id = \(stream)
+                    """)
+            case .returned(let e):
+                try connection.executeLater(
+                    "UPDATE \(unsafeSQL: table) SET sold = sold - \(e.quantity), version = \(version) WHERE stream_id = \(stream)"
+                )
             case .closed:
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET closed = true, version = \(version) WHERE stream_id = \(stream)")

@@ -76,6 +76,10 @@ public struct ReservationsProjection: Projection {
                 try connection.executeLater(
                     "UPDATE \(unsafeSQL: table) SET status = 'confirmed', updated_at = \(e.confirmedAt) WHERE id = \(e.reservationId)"
                 )
+            case .returned(let e):
+                try connection.executeLater(
+                    "UPDATE \(unsafeSQL: table) SET status = 'returned', updated_at = \(e.returnedAt) WHERE id = \(e.reservationId)"
+                )
             }
         }
         try insertHeld()

@@ -2,14 +2,15 @@ import EventStore
 import Foundation
 
 /// A reservation: the tickets of one concert that one checkout holds (stream
-/// `reservation-<id>`). Held until paid (confirmed), cancelled by the customer, or expired.
+/// `reservation-<id>`). Held until paid (confirmed), cancelled, or expired; a paid one's
+/// tickets are returned to sale when its order is refunded.
 ///
 /// Its state machine is what makes a release happen once: expiring or cancelling moves it out
 /// of `held`, appended with the version that was read, so of two racing expiry runs only one
 /// succeeds, and only that one releases the tickets.
 public enum Reservation: Decider {
     public enum Status: String, Sendable, Codable, Equatable {
-        case none, held, confirmed, cancelled, expired
+        case none, held, confirmed, cancelled, expired, returned
     }
 
     public struct State: Sendable, Equatable, Codable {
@@ -26,6 +27,8 @@ public enum Reservation: Decider {
         case cancel(now: Date)
         case expire(now: Date)
         case confirm(now: Date)
+        /// A paid reservation's tickets go back on sale (its order was refunded).
+        case returnTickets(reason: String, now: Date)
     }
 
     public enum Event: Sendable, Equatable {
@@ -33,6 +36,7 @@ public enum Reservation: Decider {
         case cancelled(ReservationCancelled)
         case expired(ReservationExpired)
         case confirmed(ReservationConfirmed)
+        case returned(ReservationReturned)
     }
 
     public static let streamType = "reservation"
@@ -53,6 +57,7 @@ public enum Reservation: Decider {
         case .cancelled: next.status = .cancelled
         case .expired: next.status = .expired
         case .confirmed: next.status = .confirmed
+        case .returned: next.status = .returned
         }
         return next
     }
@@ -70,8 +75,19 @@ public enum Reservation: Decider {
             guard now >= state.expiresAt else { throw ReservationError.notExpiredYet }
             return [.expired(ReservationExpired(reservationId: state.id!, expiredAt: now))]
         case .confirm(let now):
+            if state.status == .confirmed { return [] }
             try requireHeld(state)
             return [.confirmed(ReservationConfirmed(reservationId: state.id!, confirmedAt: now))]
+        case .returnTickets(let reason, let now):
+            switch state.status {
+            case .returned: return []
+            case .confirmed:
+                return [.returned(ReservationReturned(reservationId: state.id!, reason: reason, returnedAt: now))]
+            case .none: throw ReservationError.notFound
+            case .held: throw ReservationError.notPaid
+            case .cancelled: throw ReservationError.alreadyCancelled
+            case .expired: throw ReservationError.alreadyExpired
+            }
         }
     }
 
@@ -79,7 +95,7 @@ public enum Reservation: Decider {
         switch state.status {
         case .none: throw ReservationError.notFound
         case .held: return
-        case .confirmed: throw ReservationError.alreadyPaid
+        case .confirmed, .returned: throw ReservationError.alreadyPaid
         case .cancelled: throw ReservationError.alreadyCancelled
         case .expired: throw ReservationError.alreadyExpired
         }
@@ -91,12 +107,14 @@ public enum Reservation: Decider {
         case .cancelled(let e): e
         case .expired(let e): e
         case .confirmed(let e): e
+        case .returned(let e): e
         }
     }
     .register(ReservationHeld.self) { .held($0) }
     .register(ReservationCancelled.self) { .cancelled($0) }
     .register(ReservationExpired.self) { .expired($0) }
     .register(ReservationConfirmed.self) { .confirmed($0) }
+    .register(ReservationReturned.self) { .returned($0) }
 }
 
 public enum ReservationError: Error, Equatable, Sendable {
@@ -105,6 +123,8 @@ public enum ReservationError: Error, Equatable, Sendable {
     case alreadyCancelled
     case alreadyExpired
     case alreadyPaid
+    /// Only a paid reservation's tickets can be returned.
+    case notPaid
     case notExpiredYet
     /// A level of the cart has fewer tickets left than asked for; nothing was reserved.
     case notEnoughTickets(concertId: String, ticketLevelId: String, available: Int)
@@ -162,4 +182,12 @@ public struct ReservationConfirmed: EventPayload, Equatable {
     public static let eventType = "ReservationConfirmed"
     public let reservationId: String
     public let confirmedAt: Date
+}
+
+/// A paid reservation's tickets are back on sale: its order was refunded.
+public struct ReservationReturned: EventPayload, Equatable {
+    public static let eventType = "ReservationReturned"
+    public let reservationId: String
+    public let reason: String
+    public let returnedAt: Date
 }

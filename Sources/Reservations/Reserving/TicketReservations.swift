@@ -294,23 +294,52 @@ public struct TicketReservations {
 
     // MARK: Releasing
 
-    public enum Ending: Sendable {
+    /// What happens to a reservation, and with it to the tickets its shards hold or sold.
+    public enum Ending: Sendable, Equatable {
+        /// The customer lets it go: its held tickets return to sale.
         case cancel
+        /// Its time is up unpaid: its held tickets return to sale.
         case expire
+        /// It is paid: its held tickets become sold, and it no longer expires.
+        case confirm
+        /// Its order was refunded: its sold tickets return to sale.
+        case returnTickets(reason: String)
+
+        func command(now: Date) -> Reservation.Command {
+            switch self {
+            case .cancel: .cancel(now: now)
+            case .expire: .expire(now: now)
+            case .confirm: .confirm(now: now)
+            case .returnTickets(let reason): .returnTickets(reason: reason, now: now)
+            }
+        }
+
+        func shardCommand(reservationId: String, quantity: Int) -> AvailabilityShard.Command {
+            switch self {
+            case .cancel: .release(reservationId: reservationId, quantity: quantity, reason: "cancelled")
+            case .expire: .release(reservationId: reservationId, quantity: quantity, reason: "expired")
+            case .confirm: .sell(reservationId: reservationId, quantity: quantity)
+            case .returnTickets(let reason):
+                .returnSold(reservationId: reservationId, quantity: quantity, reason: reason)
+            }
+        }
     }
 
-    /// Cancels or expires a held reservation and returns its tickets to sale, in one
-    /// transaction. Of two racing calls, one succeeds; the other throws (a conflict or the
-    /// reservation's new state) and releases nothing. Its shards are locked in the checkouts'
-    /// order (step 3 above), so it cannot deadlock with them; should PostgreSQL still pick it
-    /// as a deadlock victim, the transaction is tried again with the reservation read anew.
+    /// Moves a reservation on (`Ending`) and its shards' tickets with it, in one transaction.
+    /// Of two racing calls, one succeeds; the other throws (a conflict or the reservation's
+    /// new state) and changes nothing. Repeating a confirmation or a return that happened
+    /// changes nothing either. Its shards are locked in the checkouts' order (step 3 above), so
+    /// it cannot deadlock with them; should PostgreSQL still pick it as a deadlock victim, the
+    /// transaction is tried again with the reservation read anew.
     public func end(_ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata = EventMetadata())
         throws
     {
         var attempt = 0
         while true {
             do {
-                try endOnce(reservationId, ending, now: now, metadata: metadata)
+                try connection.transaction { tx in
+                    try endOnce(reservationId, ending, now: now, metadata: metadata, on: tx)
+                }
                 return
             } catch let error as PostgresError where error.isRetryable && attempt < 5 {
                 attempt += 1
@@ -318,26 +347,43 @@ public struct TicketReservations {
         }
     }
 
-    private func endOnce(_ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata) throws {
-        try connection.transaction { tx in
-            let joined = EventStore(connection: tx, inlineProjections: inlineProjections, joinsCallerTransaction: true)
-            let handler = CommandHandler<Reservation>(
-                store: joined, streamType: Reservation.streamType, eventTypes: Reservation.eventTypes)
-            let loaded = try handler.load(Reservation.streamId(reservationId))
-            let command: Reservation.Command = ending == .cancel ? .cancel(now: now) : .expire(now: now)
-            let events = try Reservation.decide(command, loaded.state)
-            try joined.append(
-                to: Reservation.streamId(reservationId), type: Reservation.streamType,
-                expectedVersion: .version(loaded.version),
-                events: try events.map { try Reservation.eventTypes.encode($0) }, metadata: metadata)
-            let reason = ending == .cancel ? "cancelled" : "expired"
-            try release(loaded.state, reason: reason, store: joined, on: tx, metadata: metadata)
-        }
+    /// A reservation's state, from its stream.
+    public func load(_ reservationId: String) throws -> Reservation.State {
+        try CommandHandler<Reservation>(
+            store: EventStore(connection: connection), streamType: Reservation.streamType,
+            eventTypes: Reservation.eventTypes
+        ).load(Reservation.streamId(reservationId)).state
     }
 
-    /// Releases what a reservation holds, shard by shard in a fixed order.
-    private func release(
-        _ reservation: Reservation.State, reason: String, store: EventStore, on tx: Connection, metadata: EventMetadata
+    /// `end`, inside the caller's transaction (a process manager's, with its checkpoint).
+    public func end(
+        _ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata,
+        inCallersTransaction tx: Connection
+    ) throws {
+        try endOnce(reservationId, ending, now: now, metadata: metadata, on: tx)
+    }
+
+    private func endOnce(
+        _ reservationId: String, _ ending: Ending, now: Date, metadata: EventMetadata, on tx: Connection
+    ) throws {
+        let joined = EventStore(connection: tx, inlineProjections: inlineProjections, joinsCallerTransaction: true)
+        let handler = CommandHandler<Reservation>(
+            store: joined, streamType: Reservation.streamType, eventTypes: Reservation.eventTypes)
+        let loaded = try handler.load(Reservation.streamId(reservationId))
+        let events = try Reservation.decide(ending.command(now: now), loaded.state)
+        guard !events.isEmpty else { return }
+        try joined.append(
+            to: Reservation.streamId(reservationId), type: Reservation.streamType,
+            expectedVersion: .version(loaded.version),
+            events: try events.map { try Reservation.eventTypes.encode($0) }, metadata: metadata)
+        try moveShards(loaded.state, ending, store: joined, on: tx, metadata: metadata)
+    }
+
+    /// Applies the ending to what the reservation took from each shard, shard by shard in a
+    /// fixed order.
+    private func moveShards(
+        _ reservation: Reservation.State, _ ending: Ending, store: EventStore, on tx: Connection,
+        metadata: EventMetadata
     ) throws {
         var allocations: [(level: String, shard: Int, quantity: Int)] = []
         for item in reservation.items {
@@ -357,7 +403,7 @@ public struct TicketReservations {
                 ).first.map(ShardRow.init)
             else { continue }
             let events = try AvailabilityShard.decide(
-                .release(reservationId: reservation.id ?? "", quantity: allocation.quantity, reason: reason), row.state)
+                ending.shardCommand(reservationId: reservation.id ?? "", quantity: allocation.quantity), row.state)
             try store.append(
                 to: row.streamId, type: AvailabilityShard.streamType, expectedVersion: .version(row.version),
                 events: try events.map { try AvailabilityShard.eventTypes.encode($0) }, metadata: metadata)

@@ -72,6 +72,8 @@ extension ReservationError: HTTPErrorConvertible {
         case .alreadyExpired:
             return HTTPError(status: 409, code: "already_expired", message: "The reservation has expired.")
         case .alreadyPaid: return HTTPError(status: 409, code: "already_paid", message: "The reservation is paid.")
+        case .notPaid:
+            return HTTPError(status: 409, code: "not_paid", message: "The reservation is not paid; nothing to return.")
         case .alreadyExists, .notExpiredYet:
             return HTTPError(status: 409, code: "reservation_conflict", message: "The reservation changed; try again.")
         }

@@ -1,18 +1,25 @@
 import Concerts
 import EventStore
 import Foundation
+import Identity
+import Logging
+import Orders
+import Payments
 import Postgres
 import Reservations
 import ShoppingCarts
 import Web
 
-/// Confirming a cart: the one place where three contexts meet in one transaction.
+/// Confirming a cart: the one place where several contexts meet in one transaction.
 ///
 /// "Reserve everything or nothing" is the customer's promise, so the availability shards of
-/// every item, the reservations (one per concert) and the cart's `CartConfirmed` are
+/// every item, the reservations (one per concert), the cart's `CartConfirmed`, and the
+/// checkout's record (one order per concert and the payment for them: `CheckoutRecord`) are
 /// appended in one short transaction: if any level falls short, nothing is held and the cart
-/// stays open. This is the deliberate exception to "one command changes one aggregate",
-/// made because a half-reserved cart would be a worse answer than a retry.
+/// stays open; if it commits, the customer has orders to pay. This is the deliberate exception
+/// to "one command changes one aggregate", made because a half-reserved cart, or held tickets
+/// with nothing to pay them by, would be worse answers than a retry. The payment's intent at
+/// the gateway comes after the commit (`prepareIntent`).
 ///
 /// One per process (the composition root makes it when it wires Sales): it owns the batching
 /// of the process's confirmations.
@@ -20,13 +27,15 @@ final class Checkout: Sendable {
     let store: StoreSetup
     /// How long tickets stay held before the expiry job returns them to sale.
     let holdTime: TimeInterval
-    /// Names for refusals' messages.
-    let names: RefusalNames
+    /// Concerts' names for orders and refusals.
+    let names: ConcertNamesCache
+    let payments: PaymentsContext
 
-    init(store: StoreSetup, holdTime: TimeInterval, catalog: ConcertCatalog) {
+    init(store: StoreSetup, holdTime: TimeInterval, catalog: ConcertCatalog, payments: PaymentsContext) {
         self.store = store
         self.holdTime = holdTime
-        names = RefusalNames(catalog: catalog)
+        self.payments = payments
+        names = ConcertNamesCache(catalog: catalog)
         // Its committer thread starts when a confirmation first has to wait.
         confirmations = Committers(
             maxBatch: 32, threads: 1, key: { $0.checkout.userId },
@@ -34,11 +43,24 @@ final class Checkout: Sendable {
             failed: { _ in .alone })
     }
 
-    /// Confirms the user's open cart: holds its tickets and closes it, or throws why not.
-    func confirm(userId: String, requestId: String, on connection: Connection) throws -> [ReservationHeld] {
+    /// Confirms the buyer's open cart: holds its tickets, closes it and records its orders and
+    /// payment, or throws why not.
+    func confirm(buyer: Principal, requestId: String, on connection: Connection) throws -> [ReservationHeld] {
+        let userId = buyer.userId
         let cart = try ShoppingCarts(connection: connection, inlineProjections: []).openCart(userId: userId)
         guard let cartId = cart.id, !cart.state.items.isEmpty else { throw CartError.empty }
         guard cart.state.delivery != nil else { throw CartError.deliveryMissing }
+        let currencies = Set(cart.state.items.map(\.currency))
+        guard currencies.count == 1, let currency = currencies.first else {
+            throw CartError.currencyMismatch(cart: cart.state.items[0].currency)
+        }
+        let concertIds = Array(Set(cart.state.items.map(\.concertId))).sorted()
+        let plan = CheckoutRecord.Plan(
+            userId: userId, buyerEmail: buyer.email, buyerName: buyer.name,
+            delivery: CheckoutRecord.delivery(cart.state.delivery),
+            concerts: try names.names(of: concertIds, on: connection),
+            numbers: try OrderCommands(connection: connection, store: store).nextNumbers(concertIds.count),
+            currency: currency)
         let checkoutId = UUID.timeOrdered().uuidString.lowercased()
         let now = Date()
         let metadata = EventMetadata(correlationId: requestId, userId: userId)
@@ -52,7 +74,8 @@ final class Checkout: Sendable {
                 checkoutId: checkoutId, userId: userId, lines: lines, holdFor: holdTime, now: now, metadata: metadata),
             closing: ShoppingCarts.Closing(
                 userId: userId, cartId: cartId, expectedVersion: cart.version, state: cart.state,
-                command: .confirm(checkoutId: checkoutId, now: now), metadata: metadata))
+                command: .confirm(checkoutId: checkoutId, now: now), metadata: metadata),
+            plan: plan)
         do {
             return try hold(confirmation, on: connection)
         } catch let error as ReservationError {
@@ -64,10 +87,58 @@ final class Checkout: Sendable {
         }
     }
 
-    /// A confirmation on its way: what to reserve and which cart to close.
+    /// Makes the payment's intent at the gateway, after the checkout committed. When the
+    /// gateway fails, the payment stays `initiated`: the checkout is confirmed all the same,
+    /// and the intent is made when the customer pays (`PaymentCommands.pay`).
+    func prepareIntent(_ checkoutId: String, requestId: String, on connection: Connection, logger: Logger) {
+        let commands = payments.commands(on: connection, store: store)
+        do {
+            _ = try commands.prepareIntent(checkoutId, metadata: EventMetadata(correlationId: requestId))
+        } catch {
+            logger.warning(
+                "the payment's intent is not made yet; it will be when the customer pays",
+                metadata: ["checkout": "\(checkoutId)", "error": "\(error)"])
+        }
+    }
+
+    /// Settles a paid checkout's orders at once, in its own transaction: what the process
+    /// manager (`PaymentSettlement`) does behind it. A conflict with the process manager is
+    /// left to it.
+    func settle(_ checkoutId: String, on connection: Connection, metadata: EventMetadata, logger: Logger) {
+        do {
+            try connection.transaction { tx in
+                let payment = try payments.commands(on: tx, store: store).load(checkoutId)
+                guard payment.status == .confirmed else { return }
+                try PaymentSettlement.settle(
+                    paymentId: checkoutId, orders: payment.orders, store: store, gateway: payments.gateway, on: tx,
+                    metadata: metadata)
+            }
+        } catch {
+            logger.notice(
+                "paid checkout left to the process manager",
+                metadata: ["checkout": "\(checkoutId)", "error": "\(error)"])
+        }
+    }
+
+    /// Marks a refund's orders refunded at once (`RefundSettlement` does it behind; a
+    /// conflict with it is left to it).
+    func settleRefund(_ refunded: PaymentRefunded, on connection: Connection, metadata: EventMetadata, logger: Logger) {
+        do {
+            try connection.transaction { tx in
+                try RefundSettlement.settle(refunded, store: store, on: tx, metadata: metadata)
+            }
+        } catch {
+            logger.notice(
+                "refund left to the process manager",
+                metadata: ["payment": "\(refunded.paymentId)", "error": "\(error)"])
+        }
+    }
+
+    /// A confirmation on its way: what to reserve, which cart to close, what to record.
     struct Confirmation: Sendable {
         let checkout: TicketReservations.Checkout
         let closing: ShoppingCarts.Closing
+        let plan: CheckoutRecord.Plan
     }
 
     /// Holds a confirmation's tickets: in a batch, in up to `batchRetries` later ones while
@@ -132,10 +203,15 @@ final class Checkout: Sendable {
                 let outcomes = try TicketReservations(connection: tx, inlineProjections: inline).reserveBatch(
                     batch.map(\.checkout)
                 ) { outcomes in
-                    closings = zip(batch, outcomes).compactMap { confirmation, outcome in
-                        if case .held = outcome { confirmation.closing } else { nil }
+                    var records: [StreamAppend] = []
+                    closings = []
+                    for (confirmation, outcome) in zip(batch, outcomes) {
+                        guard case .held(let held) = outcome else { continue }
+                        closings.append(confirmation.closing)
+                        records += try CheckoutRecord.appends(
+                            confirmation.plan, held: held, metadata: confirmation.checkout.metadata)
                     }
-                    return try ShoppingCarts.appends(closing: closings)
+                    return try ShoppingCarts.appends(closing: closings) + records
                 }
                 try ShoppingCarts(connection: tx, inlineProjections: inline).freeUsers(closing: closings)
                 return outcomes.map { outcome in
@@ -167,16 +243,18 @@ final class Checkout: Sendable {
                     checkoutId: checkout.checkoutId, userId: checkout.userId, lines: checkout.lines,
                     holdFor: checkout.holdFor, now: checkout.now, metadata: checkout.metadata, inOrder: inOrder)
                 try ShoppingCarts(connection: tx, inlineProjections: inline).closeMany([confirmation.closing])
+                try EventStore(connection: tx, inlineProjections: inline, joinsCallerTransaction: true).appendMany(
+                    try CheckoutRecord.appends(confirmation.plan, held: held, metadata: checkout.metadata))
                 return held
             }
         }
     }
 }
 
-/// The names a refusal's message gives, kept a few seconds per concert: in a sell-out about
-/// half the confirmations are refused, each naming its level, and reading the concert for
-/// each was a query per refusal. A rename shows in these messages within `lifetime`.
-final class RefusalNames: @unchecked Sendable {
+/// Concerts' names for a checkout (its orders' and its refusals' words), kept a few seconds per
+/// concert: in a sell-out every confirmation names its concerts, and reading them for each was
+/// a query per confirmation. A rename shows in new orders and messages within `lifetime`.
+final class ConcertNamesCache: @unchecked Sendable {
     // @unchecked: `entries` is only touched while holding `lock`.
     static let lifetime: TimeInterval = 5
     /// More concerts than this refused within `lifetime` empty the cache first.
@@ -192,13 +270,26 @@ final class RefusalNames: @unchecked Sendable {
 
     /// The concert's artist and its levels' names by id; nil when there is no such concert.
     func names(of concertId: String, on connection: Connection, now: Date = Date()) throws -> ConcertNames? {
-        if let entry = lock.withLock({ entries[concertId] }), entry.until > now { return entry.names }
-        guard let names = try catalog.names(of: [concertId], on: connection)[concertId] else { return nil }
+        try names(of: [concertId], on: connection, now: now)[concertId]
+    }
+
+    /// Several concerts' names, those not cached read in one query.
+    func names(of concertIds: [String], on connection: Connection, now: Date = Date()) throws -> [String: ConcertNames]
+    {
+        var found: [String: ConcertNames] = [:]
+        var missing: [String] = []
         lock.withLock {
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[concertId] = (names, now.addingTimeInterval(Self.lifetime))
+            for id in concertIds {
+                if let entry = entries[id], entry.until > now { found[id] = entry.names } else { missing.append(id) }
+            }
         }
-        return names
+        guard !missing.isEmpty else { return found }
+        let read = try catalog.names(of: missing, on: connection)
+        lock.withLock {
+            if entries.count + read.count > Self.capacity { entries.removeAll(keepingCapacity: true) }
+            for (id, names) in read { entries[id] = (names, now.addingTimeInterval(Self.lifetime)) }
+        }
+        return found.merging(read) { first, _ in first }
     }
 
     /// A refusal as the customer reads it: the level and the concert by name.

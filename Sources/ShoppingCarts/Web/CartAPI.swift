@@ -142,7 +142,9 @@ struct CartJSON: Encodable {
         }
         delivery = state.delivery.map(DeliveryJSON.init)
         totals = state.totals.map { .init(amount: $0.amount, currency: $0.currency) }
-        self.dropped = dropped.map { .init(concertId: $0.concertId, ticketLevelId: $0.ticketLevelId, reason: $0.reason) }
+        self.dropped = dropped.map {
+            .init(concertId: $0.concertId, ticketLevelId: $0.ticketLevelId, reason: $0.reason)
+        }
     }
 
     /// The user's open cart (empty when there is none) and what it lost.
@@ -219,10 +221,16 @@ extension CartError: HTTPErrorConvertible {
         case .notEnoughTickets(let available):
             HTTPError(
                 status: 409, code: "not_enough_tickets",
-                message: available == 0 ? "These tickets are sold out." : "Only \(available) of these tickets are left.")
+                message: available == 0 ? "These tickets are sold out." : "Only \(available) of these tickets are left."
+            )
         case .empty: HTTPError(status: 409, code: "cart_empty", message: "Your cart is empty.")
         case .deliveryMissing:
             HTTPError(status: 409, code: "delivery_missing", message: "Choose how the tickets are delivered first.")
+        case .currencyMismatch(let currency):
+            HTTPError(
+                status: 409, code: "currency_mismatch",
+                message: "Your cart holds tickets priced in \(currency), and one payment is in one currency: "
+                    + "pay for those first, or empty the cart.", field: "concertId")
         case .invalid(let field, let message): .invalid(field, message)
         }
     }

@@ -85,16 +85,17 @@ let package = Package(
         context("ShoppingCarts"),
         context("Orders"),
         context("Payments", ["Stripe"], templates: false),
+        context("TicketDelivery", ["Mail", "QRCode", "Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
-        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments"]),
+        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery"]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
-                "ShoppingCarts", "Orders", "Payments", "Sales", "Stripe",
+                "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Sales", "Stripe", "Mail",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -127,6 +128,15 @@ let package = Package(
         .target(name: "HTTPClient", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "Stripe", dependencies: ["HTTPClient", "Sodium"], swiftSettings: strict),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
+
+        // QR codes for tickets: libqrencode, drawn as SVG (pages) and PNG (e-mail).
+        .systemLibrary(name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode"),
+        .target(name: "QRCode", dependencies: ["CQREncode"], swiftSettings: strict),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"], swiftSettings: strict),
+
+        // E-mail: MIME messages and an SMTP client on libcurl.
+        .target(name: "Mail", dependencies: ["CCurl", "HTTPClient"], swiftSettings: strict),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "HTTPClient", "Sodium"], swiftSettings: strict),
 
         // What the integration tests share: fresh databases, waiting for a condition, threads.
@@ -151,10 +161,12 @@ let package = Package(
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "EventStore"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "EventStore"], swiftSettings: strict),
         .testTarget(
+            name: "TicketDeliveryTests", dependencies: ["TicketDelivery", "EventStore", "Mail"], swiftSettings: strict),
+        .testTarget(
             name: "SalesTests",
             dependencies: [
                 "Sales", "Concerts", "Reservations", "ShoppingCarts", "Users", "EventStore", "Postgres", "Web",
-                "Identity",
+                "Identity", "TicketDelivery", "Mail",
                 "TestSupport",
             ],
             swiftSettings: strict),

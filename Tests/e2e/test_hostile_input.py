@@ -254,6 +254,20 @@ def test_login_csrf_even_a_valid_double_submit_pair_from_another_site_is_403(bas
     assert db.count("SELECT count(*) FROM user_emails WHERE email = :'e'", e=fresh) == 0
 
 
+def test_a_visitors_form_token_stays_the_same_across_pages(base_url, same_workers):
+    """The double-submit token is the visitor's cookie: opening the registration page in a
+    second tab (or a form shown again with an error) does not void the first tab's form."""
+    email, password = register(base_url, "twotabs")
+    with EncoreSession(base_url, source="127.0.0.6") as http:
+        first = csrf_of(http.get("/signin").text)
+        assert csrf_of(http.get("/register").text) == first
+        assert "encore_csrf" not in http.get("/signin").headers.get("Set-Cookie", "")
+        wrong = http.post("/signin", data={"email": email, "password": "not the password", "_csrf": first})
+        assert wrong.status_code == 401 and csrf_of(wrong.text) == first
+        response = http.post("/signin", data={"email": email, "password": password, "_csrf": first})
+        assert response.status_code == 303 and session_cookie_set(response)
+
+
 # --------------------------------------------------------------------------------- 4. idempotency
 def effects(db: Database, effect_id: str) -> int:
     return db.count("SELECT count(*) FROM encore_test_effects WHERE id = :'i'", i=effect_id)

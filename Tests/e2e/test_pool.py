@@ -1024,6 +1024,7 @@ STATUS_FIELDS = {
     "supervisorPID": int, "startedAt": int, "generation": int, "acceptedRequests": int,
     "activeThreads": int, "idleThreads": int, "restarts": int, "slowRequests": int,
     "timedOutRequests": int, "rejectedBodies": int, "crashLoopBackoffMs": int, "workers": list,
+    "restartsByCause": dict,
 }
 WORKER_FIELDS = {
     "slot": int, "pid": int, "kind": str, "state": str, "generation": int, "startedAt": int,
@@ -1034,6 +1035,7 @@ METRICS = {
     "encore_pool_idle_threads": "gauge", "encore_pool_restarts_total": "counter",
     "encore_pool_slow_requests_total": "counter", "encore_pool_timed_out_requests_total": "counter",
     "encore_pool_rejected_bodies_total": "counter", "encore_worker_requests_served": "gauge",
+    "encore_pool_restarts_by_cause_total": "counter", "encore_http_request_duration_seconds": "histogram",
 }
 
 
@@ -1078,9 +1080,9 @@ def test_status_and_metrics_shape_through_nginx_from_loopback(start_pool, start_
     values = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            match = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (-?\d+)', line)
+            match = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)', line)
             assert match, line
-            values[(match.group(1), match.group(2) or "")] = int(match.group(3))
+            values[(match.group(1), match.group(2) or "")] = float(match.group(3))
     assert values[("encore_pool_accepted_requests_total", "")] >= status["acceptedRequests"]
     per_worker = {k[1] for k in values if k[0] == "encore_worker_requests_served"}
     assert per_worker == {f'{{pid="{w["pid"]}",slot="{w["slot"]}"}}' for w in workers}

@@ -1056,6 +1056,7 @@ def test_status_and_metrics_shape_through_nginx_from_loopback(start_pool, start_
     assert status["generation"] == 1
     assert status["acceptedRequests"] >= 10
     assert status["restarts"] == 0 and status["crashLoopBackoffMs"] == 0
+    assert status["restartsByCause"] == {"crash": 0, "killed": 0, "exit": 0}
     workers = [w for w in status["workers"] if w["kind"] == "http"]
     assert len(workers) == 2
     for worker in status["workers"]:
@@ -1080,7 +1081,7 @@ def test_status_and_metrics_shape_through_nginx_from_loopback(start_pool, start_
     values = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            match = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)', line)
+            match = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)', line)
             assert match, line
             values[(match.group(1), match.group(2) or "")] = float(match.group(3))
     assert values[("encore_pool_accepted_requests_total", "")] >= status["acceptedRequests"]

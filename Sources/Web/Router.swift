@@ -120,6 +120,10 @@ public struct Router<Context>: Sendable {
         case .notFound:
             response = Router.render(.notFound, for: request)
         }
+        if response.status == 503, !response.headers.contains(where: { $0.0.lowercased() == "retry-after" }) {
+            // Every 503 is temporary (PostgreSQL away, a statement out of time): say when to retry.
+            response.headers.append(("Retry-After", "\(HTTPError.retryAfterUnavailable)"))
+        }
         if request.method == "HEAD" {
             // The length the GET would have had, without its body.
             if !response.headers.contains(where: { $0.0.lowercased() == "content-length" }) {
@@ -147,6 +151,7 @@ public struct Router<Context>: Sendable {
         case let error as PostgresError where error.isQueryCanceled:
             logger.warning("statement timeout", metadata: ["path": "\(request.path)"])
             return HTTPError(status: 503, code: "request_timeout", message: "The request ran past its time limit.")
+                .retrying(after: HTTPError.retryAfterUnavailable)
         default:
             logger.error("unhandled error", metadata: ["path": "\(request.path)", "error": "\(error)"])
             return .internalError

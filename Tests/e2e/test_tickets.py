@@ -202,7 +202,6 @@ def test_an_address_the_server_refuses_is_shown_to_the_organiser(customer, organ
     assert len(tickets_of(customer, order["id"], 1)) == 1
 
 
-@pytest.mark.slow
 def test_with_the_mail_server_down_for_30_seconds_every_email_arrives_after_once(customer, concert, pool, base_url):
     with pool.settings(mail_retry_max_seconds="4"):
         stop_mail_sink()

@@ -71,6 +71,8 @@ struct DoorPages: Sendable {
         let hasLines: Bool
         let toPrint: Bool
         let notice: String?
+        /// A form's error for an order not in the list shown (shipped already, say).
+        let problem: String?
     }
 
     static let tabs = [("print", "To print and post"), ("shipped", "Shipped"), ("failed", "E-mails refused")]
@@ -111,7 +113,11 @@ struct DoorPages: Sendable {
             DeliveriesPage(
                 tabs: Self.tabs.map { .init(key: $0.0, label: $0.1, selected: $0.0 == show) }, show: show, lines: lines,
                 hasLines: !lines.isEmpty, toPrint: show == "print" && !lines.isEmpty,
-                notice: request.query["done"] == "shipped" ? "Marked shipped; the buyer sees the tracking number." : nil
+                notice: request.query["done"] == "shipped"
+                    ? "Marked shipped; the buyer sees the tracking number." : nil,
+                problem: error.flatMap { failed in
+                    lines.contains { $0.orderId == failed.orderId } ? nil : failed.1.message
+                }
             ))
     }
 

@@ -35,7 +35,9 @@ public struct Encore: Sendable {
         let users = UsersContext()
         let reservations = ReservationsContext()
         let concerts = ConcertsContext(
-            ticketCounts: TicketCounts(available: reservations.available, taken: reservations.taken),
+            ticketCounts: TicketCounts(
+                available: reservations.available, taken: reservations.taken,
+                availableSQL: reservations.availableSQL),
             userNames: users.displayNames)
         let carts = ShoppingCartsContext(catalog: CartCatalog(concerts.catalog))
         let orders = OrdersContext(

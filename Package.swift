@@ -86,16 +86,22 @@ let package = Package(
         context("Orders"),
         context("Payments", ["Stripe"], templates: false),
         context("TicketDelivery", ["Mail", "QRCode", "Sodium"]),
+        context("WaitingLists", ["Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
-        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery"]),
+        context(
+            "Sales",
+            [
+                "Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists",
+                "Mail",
+            ]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
-                "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Sales", "Stripe", "Mail",
+                "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists", "Sales", "Stripe", "Mail",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -160,13 +166,14 @@ let package = Package(
         .testTarget(name: "WebTests", dependencies: ["Web", "EventStore", "Identity"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "EventStore"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "EventStore"], swiftSettings: strict),
+        .testTarget(name: "WaitingListsTests", dependencies: ["WaitingLists", "EventStore"], swiftSettings: strict),
         .testTarget(
             name: "TicketDeliveryTests", dependencies: ["TicketDelivery", "EventStore", "Mail"], swiftSettings: strict),
         .testTarget(
             name: "SalesTests",
             dependencies: [
                 "Sales", "Concerts", "Reservations", "ShoppingCarts", "Users", "EventStore", "Postgres", "Web",
-                "Identity", "TicketDelivery", "Mail",
+                "Identity", "TicketDelivery", "Mail", "WaitingLists",
                 "TestSupport",
             ],
             swiftSettings: strict),

@@ -12,6 +12,7 @@ import ShoppingCarts
 import Stripe
 import TicketDelivery
 import Users
+import WaitingLists
 import Web
 
 /// The composition root: Encore's bounded contexts, wired.
@@ -54,11 +55,14 @@ public struct Encore: Sendable {
         let tickets = TicketDeliveryContext(
             concerts: TicketConcerts(concerts.catalog), mail: TicketMailSettings(settings),
             mailer: MailerSettings(smtp: settings.smtp, retryMax: settings.mailRetryMax))
+        let waitingLists = WaitingListsContext(
+            levels: WaitingListCatalog(concerts.catalog),
+            links: LeaveLinks(commaSeparatedKeys: settings.ticketSigningKeys), offerDuration: settings.waitingListOffer)
         let sales = SalesContext(
             catalog: concerts.catalog, carts: carts, orders: orders, payments: payments, tickets: tickets,
-            holdTime: settings.holdTime)
+            waitingLists: waitingLists, holdTime: settings.holdTime)
         self.users = users
-        contexts = [users, concerts, reservations, carts, orders, payments, tickets, sales]
+        contexts = [users, concerts, reservations, carts, orders, payments, tickets, waitingLists, sales]
 
         let store = StoreSetup(inlineProjections: contexts.flatMap(\.inlineProjections), groupCommit: .shared)
         self.store = store
@@ -126,6 +130,20 @@ extension TicketConcerts {
                     id: $0.id, name: $0.label, venue: $0.venue, city: $0.city, startsAt: $0.startsAt,
                     organiserId: $0.organiserId)
             }
+        }
+    }
+}
+
+extension WaitingListCatalog {
+    /// A level as the waiting list needs it, from the concerts' read model (with what is left).
+    init(_ concerts: ConcertCatalog) {
+        self.init { concertId, levelId, connection in
+            guard let concert = try concerts.find(id: concertId, on: connection),
+                let level = concert.ticketLevels.first(where: { $0.id == levelId })
+            else { return nil }
+            return Level(
+                concertName: concert.label, levelName: level.name, ticketsLeft: level.available,
+                onSale: !concert.isCancelled)
         }
     }
 }

@@ -716,8 +716,56 @@ def browser():
     service = Service("/usr/bin/chromedriver") if Path("/usr/bin/chromedriver").exists() else Service()
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(30)
+    # Every page a browser test opens is checked with axe-core (`accessibility`, below).
+    original_get = driver.get
+
+    def get_and_check(url: str) -> None:
+        original_get(url)
+        check_accessibility(driver)
+    driver.get = get_and_check  # type: ignore[method-assign]
     yield driver
     driver.quit()
+
+
+# --------------------------------------------------------------------------------- accessibility
+# axe-core's serious and critical findings on the pages the browser tests open (each page once
+# per test), and the ones already reported.
+AXE_FINDINGS: list[str] = []
+AXE_CHECKED: set[str] = set()
+
+
+def check_accessibility(driver) -> None:
+    """Runs axe-core (axe-core-python's copy, axe-core 4.4) on the page the browser shows;
+    records every serious or critical violation. Pages other than ours (robots.txt, JSON) are
+    skipped, and so is the card field that Stripe.js draws (Stripe's own, in a frame of its own
+    with real Stripe; the test gateway's mock draws bare inputs)."""
+    try:
+        from axe_core_python.selenium import Axe
+    except ImportError:  # requirements-test.txt installs it; without it nothing is checked
+        return
+    url = driver.current_url
+    path = url.split("?", 1)[0]
+    if not driver.execute_script("return document.contentType === 'text/html' && !!document.querySelector('main')"):
+        return
+    key = re.sub(r"/[0-9a-f-]{16,}", "/{id}", path)
+    if key in AXE_CHECKED:
+        return
+    AXE_CHECKED.add(key)
+    results = Axe().run(driver, context={"exclude": [["#card-element"]]}, options={"resultTypes": ["violations"]})
+    for violation in results["violations"]:
+        if violation.get("impact") in ("serious", "critical"):
+            targets = "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+            AXE_FINDINGS.append(f"{path}: {violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
+
+
+@pytest.fixture(autouse=True)
+def accessibility(request):
+    """A browser test fails when a page it opened has serious or critical axe-core findings."""
+    before = len(AXE_FINDINGS)
+    yield
+    if "browser" in request.fixturenames:
+        found = AXE_FINDINGS[before:]
+        assert not found, "axe-core found on the pages of this test:\n" + "\n".join(found)
 
 
 # Swift's rendering of a missing value, which a page must never show.
@@ -729,6 +777,7 @@ def assert_shows_no_nil(browser) -> None:
     text), neither in its visible text nor in its form fields' values."""
     from selenium.webdriver.common.by import By
 
+    check_accessibility(browser)
     text = browser.find_element(By.TAG_NAME, "body").text
     source = browser.page_source
     where = browser.current_url
@@ -771,6 +820,9 @@ def figures() -> Figures:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if AXE_CHECKED:
+        FIGURES.setdefault("axe-core (browser tests)", {}).update(
+            pages_checked=len(AXE_CHECKED), serious_or_critical=len(AXE_FINDINGS))
     if not FIGURES:
         return
     terminalreporter.section("Encore figures")

@@ -74,6 +74,7 @@ def test_the_e_ticket_shows_a_qr_code_that_decodes_to_its_code(browser, base_url
         assert concert["artist"] in browser.page_source and "Hania Holder" in browser.page_source
         qr = browser.find_element(By.ID, "ticket-qr")
         assert qr.size["width"] >= 300  # large on a phone
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", qr)
         png = qr.screenshot_as_png
         shot(browser, "e-ticket-phone")
         assert decode_qr(png, tmp_path) == ticket["code"]

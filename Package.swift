@@ -85,16 +85,17 @@ let package = Package(
         context("ShoppingCarts"),
         context("Orders"),
         context("Payments", ["Stripe"], templates: false),
+        context("Finance", ["Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
-        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments"]),
+        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "Finance"]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
-                "ShoppingCarts", "Orders", "Payments", "Sales", "Stripe",
+                "ShoppingCarts", "Orders", "Payments", "Sales", "Stripe", "Finance",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -150,6 +151,10 @@ let package = Package(
         .testTarget(name: "WebTests", dependencies: ["Web", "EventStore", "Identity"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "EventStore"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "EventStore"], swiftSettings: strict),
+        .testTarget(
+            name: "FinanceTests",
+            dependencies: ["Finance", "Sales", "Orders", "EventStore", "Postgres", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SalesTests",
             dependencies: [

@@ -61,6 +61,7 @@ struct DocumentPage {
     let corrects: Reference?
     let reason: String?
     let creditNotes: [Reference]
+    /// On the page only (see `init`).
     let hasCreditNotes: Bool
     /// Links back to the site and to the PDF: on the page, not in the PDF.
     let onScreen: Bool
@@ -94,7 +95,9 @@ struct DocumentPage {
         corrects = document.correctsNumber.map { Reference(id: document.invoiceId, number: $0) }
         reason = document.reason.map(Self.reasonText)
         self.creditNotes = creditNotes.map { Reference(id: $0.id, number: $0.number) }
-        hasCreditNotes = !creditNotes.isEmpty
+        // The PDF is the invoice as issued and is kept for good: its corrections are listed on
+        // the page only.
+        hasCreditNotes = !creditNotes.isEmpty && !forPDF
         onScreen = !forPDF
     }
 

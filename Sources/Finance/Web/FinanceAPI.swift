@@ -99,18 +99,16 @@ struct FinanceAPI: Sendable {
 
     func pdf(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let principal = try context.requireSignedIn()
-        let (document, creditNotes, cached) = try context.database.with { connection in
+        let (document, cached) = try context.database.with { connection in
             let document = try visible(request.routeParameters["id"] ?? "", to: principal, on: connection)
-            return (
-                document, try FinanceQueries.creditNotes(of: document.id, on: connection),
-                try PDFCache.find(document.id, on: connection)
-            )
+            return (document, try PDFCache.find(document.id, on: connection))
         }
         let bytes: [UInt8]
         if let cached {
             bytes = cached
         } else {
-            let html = try DocumentPage(document, creditNotes: creditNotes, forPDF: true).render(context.templates)
+            // Rendered outside the database's `with`: the thread's connection is not held for it.
+            let html = try DocumentPage(document, creditNotes: [], forPDF: true).render(context.templates)
             bytes = try finance.pdf.render(html: html, logger: context.logger)
             try context.database.with { try PDFCache.store(bytes, for: document.id, on: $0) }
         }

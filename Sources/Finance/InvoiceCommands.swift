@@ -120,9 +120,9 @@ public struct InvoiceCommands {
         return issued
     }
 
-    /// Issues a credit note for a refund of the order (`amount` of its gross; nil: all that is
-    /// left); nil when the order has no invoice, the refund was credited already, or nothing is
-    /// left to credit.
+    /// Issues a credit note for a refund of the order (`amount` of its gross, at most what is
+    /// left of it; nil: all that is left); nil when the order has no invoice (it was completed
+    /// before invoicing began), the refund was credited already, or nothing is left to credit.
     @discardableResult
     public func credit(
         orderId: String, refundId: String, amount: Int?, reason: String, now: Date,

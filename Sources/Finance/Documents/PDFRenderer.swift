@@ -9,9 +9,9 @@ import Logging
 /// profile, the PDF) that is removed afterwards, in a process group of its own so that its
 /// helper processes end with it. A render that takes longer than `timeout` is killed, group
 /// and all. One render at a time per worker process: Chromium takes a core and a few hundred
-/// megabytes while it runs, and a request that finds another render going waits for it up to
-/// `timeout` before it gives up (503). Documents never change, so a PDF is rendered once and
-/// kept (`PDFCache`).
+/// megabytes while it runs, and a request that finds another render going waits for it; waiting
+/// and rendering share one budget, `timeout`, after which it gives up (503). Documents never
+/// change, so a PDF is rendered once and kept (`PDFCache`).
 public struct PDFRenderer: Sendable {
     /// Chromium's path; nil when none is installed (PDFs are then 503 `pdf_unavailable`).
     public let executable: String?
@@ -38,10 +38,13 @@ public struct PDFRenderer: Sendable {
     /// The PDF of `html` (a whole page whose resources are inline).
     public func render(html: String, logger: Logger) throws -> [UInt8] {
         guard let executable else { throw FinanceError.pdfUnavailable("Chromium is not installed.") }
-        guard Self.gate.wait(timeout: .now() + timeout) == .success else {
-            throw FinanceError.pdfUnavailable("Another document is being rendered; try again in a moment.")
-        }
+        // One budget for waiting and rendering, well inside the pool's request timeout, so a
+        // request never outlives its worker with a Chromium of its own still running.
+        let deadline = Date().addingTimeInterval(timeout)
+        let busy = FinanceError.pdfUnavailable("Another document is being rendered; try again in a moment.")
+        guard Self.gate.wait(timeout: .now() + timeout) == .success else { throw busy }
         defer { Self.gate.signal() }
+        guard deadline.timeIntervalSinceNow > 1 else { throw busy }
         let folder = try Self.temporaryFolder()
         defer {
             do {
@@ -61,7 +64,7 @@ public struct PDFRenderer: Sendable {
                 "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
                 "--user-data-dir=\(folder)/profile", "--no-pdf-header-footer", "--print-to-pdf=\(output)",
                 "file://\(page)",
-            ], home: folder)
+            ], home: folder, deadline: deadline)
         guard status == 0 else { throw FinanceError.pdfUnavailable("Chromium failed (\(status)).") }
         let pdf = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
         guard pdf.starts(with: Array("%PDF".utf8)) else { throw FinanceError.pdfUnavailable("Chromium made no PDF.") }
@@ -75,8 +78,8 @@ public struct PDFRenderer: Sendable {
     }
 
     /// Runs the program in a process group of its own with nothing on its standard streams;
-    /// its exit status, or -signal. Past `timeout` the group is killed.
-    func run(_ executable: String, _ arguments: [String], home: String) throws -> Int32 {
+    /// its exit status, or -signal. Past `deadline` the group is killed.
+    func run(_ executable: String, _ arguments: [String], home: String, deadline: Date) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -110,7 +113,6 @@ public struct PDFRenderer: Sendable {
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard spawned == 0 else { throw FinanceError.pdfUnavailable("Chromium could not be started (\(spawned)).") }
 
-        let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
         while true {
             // Exited? Asked without reaping it, so its process group cannot be reused yet.

@@ -234,7 +234,7 @@ def test_the_concerts_vat_rate_is_set_by_its_organiser_and_used_from_then_on(sel
 
 
 # --------------------------------------------------------------------------------- refunds and the register
-def test_a_refund_gives_a_credit_note_and_the_register_is_net_of_it(customer, seller, concert, contract):
+def test_a_refund_gives_a_credit_note_and_the_register_is_net_of_it(customer, seller, concert, contract, base_url):
     kept = invoice_for(customer, paid_order(customer, concert, [("floor", 1)])["id"])
     order = paid_order(customer, concert, [("vip", 2)])
     invoice = invoice_for(customer, order["id"])
@@ -260,8 +260,16 @@ def test_a_refund_gives_a_credit_note_and_the_register_is_net_of_it(customer, se
     without = sum(d["gross"] for d in documents if d["number"] not in (invoice["number"], note["number"]))
     assert sum(t["gross"] for t in register["totals"]) == without
 
+    with sign_in(base_url, "admin@encore.test") as admin:
+        theirs = contract.check(admin.get(f"/api/finance/register?sellerId={seller.user['id']}"), "GET",
+                                "/api/finance/register", 200)["register"]
+        assert theirs["documents"] == register["documents"] and theirs["totals"] == register["totals"]
+        everyone = admin.get("/api/finance/register").json()["register"]
+        assert "sellerId" not in everyone and len(everyone["documents"]) >= len(documents)
+
     csv = seller.get("/api/finance/register.csv")
-    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    contract.check(csv, "GET", "/api/finance/register.csv", 200)
+    assert csv.headers["content-type"].startswith("text/csv")
     assert "attachment" in csv.headers["content-disposition"]
     rows = csv.text.strip().split("\r\n")
     assert rows[0].startswith("number,kind,issue_date,corrects")

@@ -85,17 +85,19 @@ let package = Package(
         context("ShoppingCarts"),
         context("Orders"),
         context("Payments", ["Stripe"], templates: false),
+        context("TicketDelivery", ["Mail", "QRCode", "Sodium"]),
         context("Finance", ["Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
-        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "Finance"]),
+        context(
+            "Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Finance"]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
-                "ShoppingCarts", "Orders", "Payments", "Sales", "Stripe", "Finance",
+                "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Sales", "Stripe", "Mail", "Finance",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -128,6 +130,15 @@ let package = Package(
         .target(name: "HTTPClient", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "Stripe", dependencies: ["HTTPClient", "Sodium"], swiftSettings: strict),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
+
+        // QR codes for tickets: libqrencode, drawn as SVG (pages) and PNG (e-mail).
+        .systemLibrary(name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode"),
+        .target(name: "QRCode", dependencies: ["CQREncode"], swiftSettings: strict),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"], swiftSettings: strict),
+
+        // E-mail: MIME messages and an SMTP client on libcurl.
+        .target(name: "Mail", dependencies: ["CCurl", "HTTPClient"], swiftSettings: strict),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "HTTPClient", "Sodium"], swiftSettings: strict),
 
         // What the integration tests share: fresh databases, waiting for a condition, threads.
@@ -156,10 +167,12 @@ let package = Package(
             dependencies: ["Finance", "Sales", "Orders", "EventStore", "Postgres", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
+            name: "TicketDeliveryTests", dependencies: ["TicketDelivery", "EventStore", "Mail"], swiftSettings: strict),
+        .testTarget(
             name: "SalesTests",
             dependencies: [
                 "Sales", "Concerts", "Reservations", "ShoppingCarts", "Users", "EventStore", "Postgres", "Web",
-                "Identity",
+                "Identity", "TicketDelivery", "Mail",
                 "TestSupport",
             ],
             swiftSettings: strict),

@@ -39,8 +39,9 @@ conf_get() { # key
 }
 
 # ---------------------------------------------------------------------------- stacks
-# dev:  .data/        PostgreSQL 5433, nginx 127.0.0.1:8080, localstripe 8420 (bin/up, bin/down)
-# test: .data/test/   PostgreSQL 5434, nginx 127.0.0.1:8081, localstripe 8421 (bin/test), so both can run at once.
+# dev:  .data/        PostgreSQL 5433, nginx 127.0.0.1:8080, localstripe 8420, mail sink 2525 (bin/up, bin/down)
+# test: .data/test/   PostgreSQL 5434, nginx 127.0.0.1:8081, localstripe 8421, mail sink 2526 (bin/test),
+#                     so both can run at once.
 stack_init() { # dev|test
     STACK=$1
     case $STACK in
@@ -50,6 +51,7 @@ stack_init() { # dev|test
             DB_NAME=encore
             HTTP_LISTEN=${ENCORE_LISTEN:-127.0.0.1:${ENCORE_HTTP_PORT:-8080}}
             STRIPE_PORT=${ENCORE_STRIPE_PORT:-8420}
+            MAIL_PORT=${ENCORE_MAIL_PORT:-2525}
             ;;
         test)
             STACK_DIR="$ENCORE_ROOT/.data/test"
@@ -57,6 +59,7 @@ stack_init() { # dev|test
             DB_NAME=encore_test
             HTTP_LISTEN=127.0.0.1:${ENCORE_TEST_HTTP_PORT:-8081}
             STRIPE_PORT=${ENCORE_TEST_STRIPE_PORT:-8421}
+            MAIL_PORT=${ENCORE_TEST_MAIL_PORT:-2526}
             ;;
         *) die "unknown stack '$STACK'" ;;
     esac
@@ -93,14 +96,17 @@ stack_init() { # dev|test
     # The secret localstripe signs webhooks with and the pool checks them against.
     STRIPE_WEBHOOK_SECRET=${ENCORE_STRIPE_WEBHOOK_SECRET:-whsec_encore_${STACK}_local}
     export STACK STACK_DIR BASE_URL SOCKET PID_FILE LOG_FILE NGINX_PREFIX PGDATA_DIR PG_RUN PG_PORT DB_URL
-    export STRIPE_PORT STRIPE_API_BASE STRIPE_WEBHOOK_SECRET
+    # The local SMTP sink keeps every e-mail the stack sends as a file here.
+    MAIL_DIR="$STACK_DIR/mail"
+    TICKET_KEY_FILE="$STACK_DIR/secrets/ticket-signing.key"
+    export STRIPE_PORT STRIPE_API_BASE STRIPE_WEBHOOK_SECRET MAIL_PORT MAIL_DIR
 }
 
 url_escape() { local s=$1; s=${s//%/%25}; s=${s// /%20}; s=${s//&/%26}; s=${s//#/%23}; s=${s//+/%2B}; printf '%s' "$s"; }
 
 # ---------------------------------------------------------------------------- install
 # Debian packages the build, the stack and the tests need; add new system libraries here.
-APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev libcurl4-openssl-dev pkg-config nginx wrk postgresql curl ca-certificates procps poppler-utils)
+APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev libcurl4-openssl-dev libqrencode-dev zbar-tools pkg-config nginx wrk postgresql curl ca-certificates procps poppler-utils)
 BROWSER_PACKAGES=(chromium chromium-driver)
 
 apt_missing() { # package... -> prints the ones not installed
@@ -561,6 +567,87 @@ localstripe_register_webhook() { # id url secret [event types...]
         || die "could not register webhook $id with localstripe at $STRIPE_API_BASE"
 }
 
+# ---------------------------------------------------------------------------- mail sink
+# bin/mail-sink (aiosmtpd, requirements-test.txt) is the stack's SMTP server: it accepts every
+# message on 127.0.0.1:$MAIL_PORT and keeps it in $MAIL_DIR as <Message-ID>.eml, with one JSON
+# line per receipt in $MAIL_DIR/received.jsonl. Addresses starting with "bounce" are refused
+# for good (550), "defer" for now (451).
+mailsink_pid() { pid_from_file "$RUN_DIR/mail-sink.pid" python3; }
+
+mailsink_answers() { # whether something speaks SMTP on the port
+    python3 - "$MAIL_PORT" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+sys.exit(0 if s.recv(64).startswith(b"220") else 1)
+PY
+}
+
+mailsink_start() {
+    mkdir -p "$RUN_DIR" "$LOG_DIR" "$MAIL_DIR"
+    local pid log="$LOG_DIR/mail-sink.log" pid_file="$RUN_DIR/mail-sink.pid"
+    if pid=$(mailsink_pid) && mailsink_answers; then
+        ok "mail sink already running on 127.0.0.1:$MAIL_PORT (pid $pid)"
+        return 0
+    fi
+    [[ -n ${pid:-} ]] && mailsink_stop
+    if mailsink_answers; then die "something else answers on port $MAIL_PORT (the mail sink's)"; fi
+    python3 -c 'import aiosmtpd' 2>/dev/null \
+        || die "aiosmtpd is not installed for python3 (pip install -r requirements-test.txt)"
+    rotate_if_big "$log"
+    step "Starting the mail sink on 127.0.0.1:$MAIL_PORT (messages: ${MAIL_DIR#"$ENCORE_ROOT"/})"
+    rm -f "$pid_file"
+    # shellcheck disable=SC2016  # $$, $1 and $@ are the inner shell's
+    setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pid_file" \
+        python3 "$ENCORE_ROOT/bin/mail-sink" --port "$MAIL_PORT" --dir "$MAIL_DIR" >>"$log" 2>&1 </dev/null &
+    local deadline=$((SECONDS + 20))
+    until [[ -s $pid_file ]] || ((SECONDS >= deadline)); do sleep 0.05; done
+    pid=$(read_pid "$pid_file" || true)
+    until mailsink_answers; do
+        if ! pid_alive "$pid"; then show_tail "$log"; rm -f "$pid_file"; die "the mail sink exited at start (see $log)"; fi
+        if ((SECONDS >= deadline)); then show_tail "$log"; mailsink_stop; die "the mail sink did not answer in time"; fi
+        sleep 0.1
+    done
+    ok "mail sink running on 127.0.0.1:$MAIL_PORT, pid $pid"
+}
+
+mailsink_stop() {
+    local pid pid_file="$RUN_DIR/mail-sink.pid"
+    pid=$(mailsink_pid) || { rm -f "$pid_file"; return 0; }
+    step "Stopping the mail sink"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone 10 "$pid"; then kill -KILL "$pid" 2>/dev/null || true; wait_gone 5 "$pid" || true; fi
+    rm -f "$pid_file"
+}
+
+# Whether the dev stack mails through the sink (no smtp_host configured) or a real server.
+mail_is_local() {
+    [[ $STACK == test || -z ${ENCORE_SMTP_HOST:-$(conf_get smtp_host)} ]]
+}
+
+# The stack's ticket-signing key: made once (random, 32 bytes as hex) and kept in
+# $TICKET_KEY_FILE, readable by its owner only, so tickets stay valid across restarts.
+ticket_key() {
+    if [[ ! -s $TICKET_KEY_FILE ]]; then
+        mkdir -p "$(dirname "$TICKET_KEY_FILE")"
+        (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$TICKET_KEY_FILE")
+    fi
+    cat "$TICKET_KEY_FILE"
+}
+
+# The pool's settings the stack provides, as environment assignments for pool_start: the
+# gateway (localstripe), the mail sink, the ticket key and the public URL, each unless the
+# operator configured their own.
+stack_pool_env() {
+    if stripe_is_local; then stripe_pool_env; fi
+    if mail_is_local; then printf '%s\n' "ENCORE_SMTP_HOST=127.0.0.1" "ENCORE_SMTP_PORT=$MAIL_PORT" "ENCORE_SMTP_SECURITY=none"; fi
+    if [[ $STACK == test || -z ${ENCORE_TICKET_SIGNING_KEYS:-$(conf_get ticket_signing_keys)} ]]; then
+        printf '%s\n' "ENCORE_TICKET_SIGNING_KEYS=$(ticket_key)"
+    fi
+    if [[ $STACK == test || -z ${ENCORE_PUBLIC_URL:-$(conf_get public_url)} ]]; then
+        printf '%s\n' "ENCORE_PUBLIC_URL=$BASE_URL"
+    fi
+}
+
 # ---------------------------------------------------------------------------- checks
 http_status() { # url
     curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$1" 2>/dev/null || true
@@ -586,7 +673,7 @@ wait_healthy() { # [timeout seconds]
 # Processes of this stack still alive (by pid files and the pool's session): prints them.
 stack_leftovers() {
     local pid sid
-    for f in "$PID_FILE" "$NGINX_PID" "$RUN_DIR/localstripe.pid"; do
+    for f in "$PID_FILE" "$NGINX_PID" "$RUN_DIR/localstripe.pid" "$RUN_DIR/mail-sink.pid"; do
         pid=$(read_pid "$f" || true)
         pid_alive "$pid" && ps -o pid=,args= -p "$pid"
     done

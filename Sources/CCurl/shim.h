@@ -32,6 +32,11 @@ static inline CURLcode encore_curl_setopt_callback(CURL *handle, CURLoption opti
     return curl_easy_setopt(handle, option, value);
 }
 
+/// For CURLOPT_READFUNCTION: an upload's body (an e-mail, over SMTP) read in pieces.
+static inline CURLcode encore_curl_setopt_read_callback(CURL *handle, CURLoption option, curl_read_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 static inline CURLcode encore_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

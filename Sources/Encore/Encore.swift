@@ -3,6 +3,7 @@ import EventStore
 import FastCGI
 import Finance
 import Foundation
+import Mail
 import Orders
 import Payments
 import Postgres
@@ -10,6 +11,7 @@ import Reservations
 import Sales
 import ShoppingCarts
 import Stripe
+import TicketDelivery
 import Users
 import Web
 
@@ -37,17 +39,28 @@ public struct Encore: Sendable {
             ticketCounts: TicketCounts(available: reservations.available, taken: reservations.taken),
             userNames: users.displayNames)
         let carts = ShoppingCartsContext(catalog: CartCatalog(concerts.catalog))
-        let orders = OrdersContext(concerts: ConcertDirectory(concerts.catalog))
+        let orders = OrdersContext(
+            concerts: ConcertDirectory(concerts.catalog),
+            deliveries: DeliveryProgress { orderId, connection in
+                try TicketQueries.delivery(orderId: orderId, on: connection).map {
+                    .init(text: $0.progress, hasTickets: !$0.tickets.isEmpty)
+                }
+            })
         let payments = PaymentsContext(
             gateway: StripeGateway(settings),
             webhooks: StripeWebhook(commaSeparatedSecrets: settings.stripeWebhookSecrets),
             reconcileAfter: settings.reconcileAfter)
+        let tickets = TicketDeliveryContext(
+            concerts: TicketConcerts(concerts.catalog), mail: TicketMailSettings(settings),
+            mailer: MailerSettings(smtp: settings.smtp, retryMax: settings.mailRetryMax))
         let sales = SalesContext(
-            catalog: concerts.catalog, carts: carts, orders: orders, payments: payments, holdTime: settings.holdTime)
+            catalog: concerts.catalog, carts: carts, orders: orders, payments: payments, tickets: tickets,
+            holdTime: settings.holdTime)
         let finance = FinanceContext(concerts: FinanceConcerts(concerts.catalog), userNames: users.displayNames)
         self.users = users
         contexts = [
-            users, concerts, reservations, carts, orders, payments, sales, finance, SalesInvoicing(finance: finance),
+            users, concerts, reservations, carts, orders, payments, tickets, sales, finance,
+            SalesInvoicing(finance: finance),
         ]
 
         let store = StoreSetup(inlineProjections: contexts.flatMap(\.inlineProjections), groupCommit: .shared)
@@ -119,6 +132,37 @@ extension StripeGateway {
                 connectTimeout: .seconds(5), timeout: .seconds(15)),
             browser: GatewayBrowserSettings(
                 publishableKey: settings.stripePublishableKey, stripeJSURL: settings.resolvedStripeJSURL))
+    }
+}
+
+extension TicketConcerts {
+    /// A concert as its tickets name it, from the concerts' read model.
+    init(_ concerts: ConcertCatalog) {
+        self.init { concertId, connection in
+            try concerts.find(id: concertId, withAvailability: false, on: connection).map {
+                TicketConcert(
+                    id: $0.id, name: $0.label, venue: $0.venue, city: $0.city, startsAt: $0.startsAt,
+                    organiserId: $0.organiserId)
+            }
+        }
+    }
+}
+
+extension TicketMailSettings {
+    init(_ settings: Settings) {
+        self.init(
+            from: Mailbox(parsing: settings.mailFrom) ?? Mailbox("tickets@encore.test", name: "Encore"),
+            publicURL: settings.publicURL, codes: TicketCodes(commaSeparatedKeys: settings.ticketSigningKeys))
+    }
+}
+
+extension Settings {
+    /// The mail server the settings name.
+    var smtp: SMTPClient.Configuration {
+        SMTPClient.Configuration(
+            host: smtpHost, port: smtpPort,
+            security: SMTPClient.Configuration.Security(rawValue: smtpSecurity) ?? .none,
+            username: smtpUsername, password: smtpPassword)
     }
 }
 

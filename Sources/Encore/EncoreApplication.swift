@@ -82,6 +82,7 @@ final class EncoreRequestHandler: RequestHandler {
             // Who is asking, then whether an unsafe request carries the CSRF token.
             if request.path != "/healthz" && !request.path.hasPrefix("/_test/") {
                 try users.authenticate(request, context)
+                context.anonymousCSRFToken = CSRF.visitorToken(in: request)
             }
             try CSRF.verify(request, principal: context.principal)
         }

@@ -16,6 +16,7 @@ enum OperationsRoutes {
             } catch {
                 return HTTPResponse.error(
                     HTTPError(status: 503, code: "database_unavailable", message: "PostgreSQL does not answer.")
+                        .retrying(after: HTTPError.retryAfterUnavailable)
                 )
                 .with(header: "Cache-Control", "no-store")
             }

@@ -17,7 +17,14 @@ struct ServeCommand: ParsableCommand {
         let configuration = try pool.load()
         JSONLogHandler.bootstrap(level: configuration.logLevel)
         let logger = Logger(label: "encore.supervisor")
-        let encore = Encore(settings: try Settings(configuration.application))
+        let settings = try Settings(configuration.application)
+        guard !settings.ticketSigningKeys.isEmpty else {
+            throw ValidationError(
+                "ticket_signing_keys is not set: tickets' codes need a secret key (in the config file or "
+                    + "ENCORE_TICKET_SIGNING_KEYS; make one with `openssl rand -hex 32`). bin/up and bin/test make their own."
+            )
+        }
+        let encore = Encore(settings: settings)
         try migrateWithRetry(encore, configuration.databaseURL, logger: logger)
 
         let executable = Executable.path

@@ -10,9 +10,12 @@ public struct OrdersContext: BoundedContext {
     /// Who organises which concert, from the Concerts context: organisers see their concerts'
     /// orders.
     public let concerts: ConcertDirectory
+    /// How a paid order's tickets are reaching the buyer, from the TicketDelivery context.
+    public let deliveries: DeliveryProgress
 
-    public init(concerts: ConcertDirectory) {
+    public init(concerts: ConcertDirectory, deliveries: DeliveryProgress) {
         self.concerts = concerts
+        self.deliveries = deliveries
     }
 
     public var name: String { "orders" }
@@ -23,7 +26,7 @@ public struct OrdersContext: BoundedContext {
 
     public func routes(_ router: inout Router<RequestContext>, store: StoreSetup) {
         OrdersAPI(access: access).add(to: &router)
-        OrdersPages(access: access).add(to: &router)
+        OrdersPages(access: access, deliveries: deliveries).add(to: &router)
     }
 
     /// Who may see and manage which orders.
@@ -43,6 +46,26 @@ public struct ConcertDirectory: Sendable {
     ) {
         self.organiser = organiser
         self.managedBy = managedBy
+    }
+}
+
+/// How a paid order's tickets are reaching its buyer, in words ("E-mailed to ann@example.com
+/// on 6 Dec 2026, 10:00"), and whether there are tickets to show; nil before the order is paid.
+public struct DeliveryProgress: Sendable {
+    public struct Progress: Sendable, Equatable {
+        public let text: String
+        public let hasTickets: Bool
+
+        public init(text: String, hasTickets: Bool) {
+            self.text = text
+            self.hasTickets = hasTickets
+        }
+    }
+
+    public let of: @Sendable (_ orderId: String, _ connection: Connection) throws -> Progress?
+
+    public init(of: @escaping @Sendable (String, Connection) throws -> Progress?) {
+        self.of = of
     }
 }
 

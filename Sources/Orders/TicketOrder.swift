@@ -19,7 +19,11 @@ public enum TicketOrder: Decider {
         public var paymentId = ""
         public var reservationId = ""
         public var concertId = ""
+        public var concertName = ""
         public var userId = ""
+        public var buyerName = ""
+        public var buyerEmail = ""
+        public var delivery = OrderDelivery(method: "online", email: nil, address: nil)
         public var items: [OrderItem] = []
         public var total = 0
         public var currency = ""
@@ -57,7 +61,11 @@ public enum TicketOrder: Decider {
             next.paymentId = e.paymentId
             next.reservationId = e.reservationId
             next.concertId = e.concertId
+            next.concertName = e.concertName
             next.userId = e.userId
+            next.buyerName = e.buyerName
+            next.buyerEmail = e.buyerEmail
+            next.delivery = e.delivery
             next.items = e.items
             next.total = e.total
             next.currency = e.currency

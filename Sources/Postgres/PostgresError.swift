@@ -66,8 +66,12 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         let state = field(Int32(UInt8(ascii: "C")))
         let primary = field(Int32(UInt8(ascii: "M"))) ?? String(cString: PQresultErrorMessage(result))
         let connectionBad = connection.map { PQstatus($0) == CONNECTION_BAD } ?? true
+        // 08: connection exceptions; 57P: the server ends the session (57P01 a shutdown or
+        // restart, 57P02 a crash of another backend, 57P03 still starting). The FATAL comes as
+        // a result while the connection still looks good: it is lost all the same.
+        let lost = state.map { $0.hasPrefix("08") || $0.hasPrefix("57P") } ?? false
         return PostgresError(
-            kind: connectionBad || state?.hasPrefix("08") == true ? .connection : .server,
+            kind: connectionBad || lost ? .connection : .server,
             sqlState: state,
             message: primary.trimmingTrailingNewlines(),
             detail: field(Int32(UInt8(ascii: "D"))),

@@ -6,6 +6,7 @@ import Payments
 import Postgres
 import Reservations
 import ShoppingCarts
+import TicketDelivery
 import Web
 
 /// Sales: the flows that cross contexts. The checkout, which holds a cart's tickets and closes
@@ -16,17 +17,19 @@ public struct SalesContext: BoundedContext {
     public let carts: ShoppingCartsContext
     public let orders: OrdersContext
     public let payments: PaymentsContext
+    public let tickets: TicketDeliveryContext
     /// How long a confirmed cart's tickets stay held, unpaid.
     public let holdTime: TimeInterval
 
     public init(
         catalog: ConcertCatalog, carts: ShoppingCartsContext, orders: OrdersContext, payments: PaymentsContext,
-        holdTime: TimeInterval
+        tickets: TicketDeliveryContext, holdTime: TimeInterval
     ) {
         self.catalog = catalog
         self.carts = carts
         self.orders = orders
         self.payments = payments
+        self.tickets = tickets
         self.holdTime = holdTime
     }
 
@@ -50,6 +53,7 @@ public struct SalesContext: BoundedContext {
             HoldEnding(store: store, gateway: gateway),
             RefundSettlement(store: store),
             ConcertCancellationRefunds(store: store, gateway: gateway),
+            TicketFulfilment(store: store, tickets: tickets, catalog: catalog),
         ]
     }
 }

@@ -50,6 +50,20 @@ public enum CSRF {
         return origin.lowercased() != "\(scheme)://\(host.lowercased())"
     }
 
+    /// The visitor's double-submit token from the request's `encore_csrf` cookie, when it has
+    /// the shape of one the site made (32 URL-safe base64 characters), so that a page with forms
+    /// keeps it instead of setting a new one: a visitor with the sign-in page open in two tabs
+    /// (or a form shown again with an error) can still post from the first.
+    public static func visitorToken(in request: HTTPRequest) -> String? {
+        guard let value = request.cookies[Cookies.csrfName], value.utf8.count == 32,
+            value.utf8.allSatisfy({
+                $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0)
+                    || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+            })
+        else { return nil }
+        return value
+    }
+
     static func matches(_ a: String, _ b: String) -> Bool {
         !a.isEmpty && Digest.constantTimeEqual(Array(a.utf8), Array(b.utf8))
     }

@@ -39,8 +39,21 @@ public struct HTTPError: HTTPErrorConvertible, Sendable, Equatable {
         status: 500, code: "internal_error", message: "Something went wrong on our side. It has been logged.")
     public static let nulInText = HTTPError(
         status: 400, code: "invalid_text", message: "Text may not contain NUL (U+0000) characters.")
+    /// PostgreSQL does not answer. Like every 503 the router sends, it says when to try again.
     public static let unavailable = HTTPError(
-        status: 503, code: "service_unavailable", message: "The service is unavailable right now; try again shortly.")
+        status: 503, code: "service_unavailable", message: "The service is unavailable right now; try again shortly."
+    ).retrying(after: retryAfterUnavailable)
+
+    /// Seconds a client waits before retrying after a 503 (`Retry-After`): PostgreSQL restarts
+    /// in about that, and the pool reconnects on the next request.
+    public static let retryAfterUnavailable = 1
+
+    /// This error with `Retry-After: seconds`.
+    public func retrying(after seconds: Int) -> HTTPError {
+        var copy = self
+        copy.headers["Retry-After"] = "\(seconds)"
+        return copy
+    }
 
     /// A command lost a race: another request changed the same thing first, and the retries
     /// did not get through either. The customer can look again and repeat.

@@ -109,8 +109,44 @@ public struct HTTPRequest: Sendable {
             throw HTTPError(
                 status: 422, code: "invalid_field", message: "The field '\(field)' has the wrong type.", field: field)
         } catch {
+            // Foundation's decoder says "not valid JSON", naming no field, for valid JSON with a
+            // number its type cannot hold (past Int's range, 2^63, or with a fraction): find it.
+            if let field = HTTPRequest.pathOfNonInteger(in: body) {
+                throw HTTPError(
+                    status: 422, code: "invalid_field",
+                    message: "The field '\(field)' must be a whole number within range.", field: field)
+            }
             throw HTTPError.badRequest("The request body is not valid JSON.")
         }
+    }
+
+    /// The API's name of the first number in a JSON text that is not a whole number an `Int`
+    /// holds (every number of the API is one), or nil (also for text that is not JSON).
+    static func pathOfNonInteger(in body: [UInt8]) -> String? {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
+            return nil
+        }
+        func walk(_ value: Any, _ path: String) -> String? {
+            switch value {
+            case let number as NSNumber:
+                // Its own digits, so Int.max (which a Double cannot hold exactly) still counts;
+                // true and false read as 1 and 0.
+                return Int(number.stringValue) != nil ? nil : path
+            case let object as [String: Any]:
+                for key in object.keys.sorted() {
+                    if let found = walk(object[key] as Any, path.isEmpty ? key : path + "." + key) { return found }
+                }
+                return nil
+            case let array as [Any]:
+                for (index, element) in array.enumerated() {
+                    if let found = walk(element, path + "[\(index)]") { return found }
+                }
+                return nil
+            default:
+                return nil
+            }
+        }
+        return walk(value, "").flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 

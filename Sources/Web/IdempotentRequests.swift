@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import Postgres
 import Sodium
+import Synchronization
 
 /// `Idempotency-Key` for unsafe API requests (the public contract; OpenAPI `IdempotencyKey`): a repeat with the same key and body
 /// returns the first response and changes nothing.
@@ -83,6 +84,7 @@ public enum IdempotentRequests {
         let until = now.addingTimeInterval(lease)
         do {
             return try database.with { connection in
+                try releaseUnreleased(on: connection)
                 try connection.execute(
                     "DELETE FROM http_idempotency WHERE created_at < \(now.addingTimeInterval(-lifetime))")
                 let inserted = try connection.execute(
@@ -127,7 +129,10 @@ public enum IdempotentRequests {
                 return .answer(response)
             }
         } catch {
-            return .answer(.error(503, code: "service_unavailable", message: "The service is unavailable right now."))
+            var response = FastCGIResponse.error(
+                503, code: "service_unavailable", message: "The service is unavailable right now; try again shortly.")
+            response.headers.append(("Retry-After", "\(HTTPError.retryAfterUnavailable)"))
+            return .answer(response)
         }
     }
 
@@ -147,18 +152,55 @@ public enum IdempotentRequests {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
+    /// Claims of this process whose request ended with a 5xx while PostgreSQL could not be
+    /// told (it was away): released by the next `claim` of any thread that reaches it, so a
+    /// retry runs again as soon as the database is back, not only when the lease runs out.
+    static let unreleased = Mutex<[(scope: String, key: String)]>([])
+
+    static func releaseUnreleased(on connection: Connection) throws {
+        let claims = unreleased.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        for (index, claim) in claims.enumerated() {
+            do {
+                try release(claim.scope, claim.key, on: connection)
+            } catch {
+                unreleased.withLock { $0.append(contentsOf: claims[index...]) }
+                throw error
+            }
+        }
+    }
+
+    static func release(_ scope: String, _ key: String, on connection: Connection) throws {
+        try connection.execute(
+            """
+            DELETE FROM http_idempotency
+            WHERE scope = \(scope) AND key = \(key) AND status IS NULL AND claimed_by = \(claimant)
+            """)
+    }
+
     /// Stores the response of a request that held its key, or frees the key after a 5xx so
-    /// that a retry runs again. When that fails (PostgreSQL went away), the claim stays until
-    /// its lease runs out; it is logged, since a retry meanwhile answers "in progress".
+    /// that a retry runs again. When PostgreSQL cannot be told (it went away), a 5xx's claim is
+    /// released by this process's next request that reaches it (`unreleased`); any other
+    /// response's claim stays until its lease runs out, which is logged, since a retry
+    /// meanwhile answers "in progress".
     public static func store(
         _ response: FastCGIResponse, scope: String, key: String, database: ThreadDatabase, logger: Logger
     ) {
+        if response.status >= 500 {
+            do {
+                try database.with { try release(scope, key, on: $0) }
+            } catch {
+                unreleased.withLock { $0.append((scope, key)) }
+                logger.warning(
+                    "could not release an idempotency key after a server error; released once PostgreSQL answers",
+                    metadata: ["error": "\(error)", "status": "\(response.status)"])
+            }
+            return
+        }
         do {
             try database.with { connection in
-                if response.status >= 500 {
-                    try connection.execute("DELETE FROM http_idempotency WHERE scope = \(scope) AND key = \(key)")
-                    return
-                }
                 let kept = response.headers.filter { $0.0.lowercased() != "set-cookie" }.map { [$0.0, $0.1] }
                 let headers = String(decoding: try JSONEncoder().encode(kept), as: UTF8.self)
                 try connection.execute(

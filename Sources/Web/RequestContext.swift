@@ -12,7 +12,8 @@ public final class RequestContext {
     public let thread: WorkerThreadContext
     /// The signed-in user, resolved from the session cookie or bearer token before routing.
     public var principal: Principal?
-    /// The CSRF token for forms when nobody is signed in (double-submit cookie).
+    /// The CSRF token for forms when nobody is signed in (double-submit cookie): the request's
+    /// own (`CSRF.visitorToken(in:)`), or one made when a page first needs it.
     public var anonymousCSRFToken: String?
     /// `Set-Cookie` values added to the response.
     public var cookies: [String] = []
@@ -54,7 +55,7 @@ public final class RequestContext {
     public var csrfToken: String {
         if let principal { return principal.csrfToken }
         if let anonymousCSRFToken { return anonymousCSRFToken }
-        let token = SecureRandom.token(byteCount: 24)
+        let token = SecureRandom.token(byteCount: 24)  // 32 characters
         anonymousCSRFToken = token
         cookies.append(Cookies.make(name: Cookies.csrfName, value: token, maxAge: nil, secure: false))
         return token

@@ -129,6 +129,10 @@ public struct Router<Context>: Sendable {
         case .notFound:
             response = Router.render(.notFound, for: request)
         }
+        if response.status == 503, !response.headers.contains(where: { $0.0.lowercased() == "retry-after" }) {
+            // Every 503 is temporary (PostgreSQL away, a statement out of time): say when to retry.
+            response.headers.append(("Retry-After", "\(HTTPError.retryAfterUnavailable)"))
+        }
         if request.method == "HEAD" {
             // The length the GET would have had, without its body.
             if !response.headers.contains(where: { $0.0.lowercased() == "content-length" }) {
@@ -156,6 +160,7 @@ public struct Router<Context>: Sendable {
         case let error as PostgresError where error.isQueryCanceled:
             logger.warning("statement timeout", metadata: ["path": "\(request.path)"])
             return HTTPError(status: 503, code: "request_timeout", message: "The request ran past its time limit.")
+                .retrying(after: HTTPError.retryAfterUnavailable)
         default:
             logger.error("unhandled error", metadata: ["path": "\(request.path)", "error": "\(error)"])
             return .internalError
@@ -174,24 +179,5 @@ public struct Router<Context>: Sendable {
         var response = HTTPResponse.html(page, status: error.status)
         for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) { response.headers.append((name, value)) }
         return response
-    }
-}
-
-/// HTML escaping for the few places that build markup in code rather than in templates.
-public enum HTML {
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }

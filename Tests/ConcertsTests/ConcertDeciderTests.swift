@@ -277,6 +277,16 @@ import Testing
             .thenThrows(ConcertError.alreadyCancelled)
     }
 
+    @Test func aCancellationReasonIsBounded() throws {
+        try DeciderSpec<Concert>.given([try Self.created()])
+            .when(
+                .cancel(
+                    CancelConcert(
+                        cancelledBy: Self.organiser, reason: String(repeating: "x", count: 301), now: Self.later))
+            )
+            .thenThrows(ConcertError.invalid(field: "reason", message: "The reason may have at most 300 characters."))
+    }
+
     @Test func cancellingAMissingConcertIsRefused() throws {
         try DeciderSpec<Concert>.given([])
             .when(.cancel(CancelConcert(cancelledBy: Self.organiser, now: Self.later)))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Postgres
@@ -98,6 +99,46 @@ import Testing
         try killer.execute("SELECT pg_terminate_backend(\(pid), 10000)")  // returns once it is gone
         #expect(throws: PostgresError.self) { try connection.query("SELECT 1") }
         #expect(try connection.query("SELECT 1 AS one").count == 1)
+    }
+
+    /// The server ends the session while a transaction's statement runs (a shutdown or restart
+    /// sends 57P01, "terminating connection due to administrator command", as the statement's
+    /// result while libpq, reading the BEGIN sent with it, still sees the connection as good):
+    /// the error is a lost connection, which callers answer 503, not a failed statement (500).
+    @Test func aStatementWhoseSessionTheServerEndsFailsAsALostConnection() throws {
+        let url = Self.url
+        let pid = Locked<Int?>(nil)
+        let outcome = Locked<String?>(nil)
+        onThreads(2) { index in
+            if index == 0 {
+                do {
+                    let connection = try Connection(url: url)
+                    pid.value = try connection.query("SELECT pg_backend_pid() AS pid").first?.decode(
+                        "pid", as: Int.self)
+                    try connection.transaction { _ = try $0.query("SELECT pg_sleep(10)") }
+                    outcome.value = "the statement ran to its end"
+                } catch let error as PostgresError {
+                    outcome.value = error.kind == .connection ? "connection" : "\(error)"
+                } catch {
+                    outcome.value = "\(error)"
+                }
+            } else {
+                do {
+                    let killer = try Connection(url: url)
+                    _ = eventually(timeout: 10) { pid.value != nil }
+                    let target = pid.value ?? 0
+                    _ = try eventually(timeout: 10) {
+                        try killer.query("SELECT 1 FROM pg_stat_activity WHERE pid = \(target) AND state = 'active'")
+                            .count
+                            == 1
+                    }
+                    try killer.execute("SELECT pg_terminate_backend(\(target), 10000)")
+                } catch {
+                    outcome.value = "the killer failed: \(error)"
+                }
+            }
+        }
+        #expect(outcome.value == "connection")
     }
 
     @Test func aPingAnswersWhileTheServerDoesAndReopensAKilledBackend() throws {

@@ -2,6 +2,7 @@ import Concerts
 import EventStore
 import Foundation
 import Identity
+import Mail
 import Orders
 import Payments
 import Postgres
@@ -10,6 +11,7 @@ import ShoppingCarts
 import Stripe
 import TestSupport
 import Testing
+import TicketDelivery
 import Web
 
 @testable import Sales
@@ -36,22 +38,24 @@ enum Localstripe {
     /// Everything a checkout touches: the event store, carts, availability, reservations, concerts.
     static let inline: [any Projection] = [
         ConcertsProjection(), AvailabilityProjection(), ReservationsProjection(), CartsProjection(), OrdersProjection(),
-        PaymentsProjection(),
+        PaymentsProjection(), TicketsProjection(),
     ]
 
     struct World {
+        let url: String
         let connection: Connection
         let store: StoreSetup
         let checkout: Checkout
         let catalog: ConcertCatalog
 
         let payments: PaymentsContext
+        let tickets: TicketDeliveryContext
 
         init(_ name: String = #function, holdTime: TimeInterval = 900) throws {
-            let url = try TestDatabases.fresh(
+            url = try TestDatabases.fresh(
                 prefix: "encore_sales_t", name,
                 migrations: EventStoreSchema.migrations + ShoppingCartsSchema.migrations + OrdersSchema.migrations
-                    + PaymentsSchema.migrations,
+                    + PaymentsSchema.migrations + TicketDeliverySchema.migrations,
                 projections: CheckoutTests.inline)
             connection = try Connection(url: url)
             store = StoreSetup(inlineProjections: CheckoutTests.inline)
@@ -60,6 +64,12 @@ enum Localstripe {
                 gateway: Localstripe.gateway, webhooks: StripeWebhook(commaSeparatedSecrets: "whsec_test"),
                 reconcileAfter: 60)
             checkout = Checkout(store: store, holdTime: holdTime, catalog: catalog, payments: payments)
+            tickets = TicketDeliveryContext(
+                concerts: TicketConcerts { _, _ in nil },
+                mail: TicketMailSettings(
+                    from: Mailbox("tickets@encore.test", name: "Encore"), publicURL: "https://tickets.encore.test",
+                    codes: TicketCodes(commaSeparatedKeys: String(repeating: "s", count: 32))),
+                mailer: MailerSettings(smtp: .init(host: "127.0.0.1", port: 1), retryMax: 2))
         }
 
         func confirm(_ userId: String, on connection: Connection? = nil) throws -> [ReservationHeld] {

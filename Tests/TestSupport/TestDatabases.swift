@@ -6,8 +6,8 @@ import Postgres
 /// without seeing each other.
 ///
 /// The server comes from `DATABASE_URL` (bin/test sets it); without it, the cluster that
-/// bin/test runs for this checkout (`.data/test/postgres`, port 5434), found from this file's
-/// place in the repository. Each database is `<prefix>_<name>`, dropped and created anew, and
+/// bin/test runs for this checkout (`.data/test/postgres`, port `ENCORE_TEST_PG_PORT` or 5434),
+/// found from this file's place in the repository. Each database is `<prefix>_<name>`, dropped and created anew, and
 /// left behind for inspection until the next run.
 public enum TestDatabases {
     /// The repository this file belongs to.
@@ -17,7 +17,8 @@ public enum TestDatabases {
     public static var serverURL: String {
         if let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty { return url }
         let socketFolder = repositoryRoot.appendingPathComponent(".data/test/postgres/run").path
-        return "host=\(socketFolder) port=5434 user=encore dbname=encore_test"
+        let port = ProcessInfo.processInfo.environment["ENCORE_TEST_PG_PORT"].flatMap(Int.init) ?? 5434
+        return "host=\(socketFolder) port=\(port) user=encore dbname=encore_test"
     }
 
     /// Creates `<prefix>_<name>`, applies `migrations` and creates the tables of `projections`;

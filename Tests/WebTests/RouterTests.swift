@@ -26,6 +26,15 @@ import Testing
             let thing = try request.decodeJSON(Thing.self)
             return .text(thing.name, status: 201)
         }
+        router.post("/api/counts") { request, _ in
+            struct Counts: Decodable {
+                struct Line: Decodable { let quantity: Int }
+                let lines: [Line]
+            }
+            return .text("\(try request.decodeJSON(Counts.self).lines.count)", status: 201)
+        }
+        router.get("/down") { _, _ in throw HTTPError(status: 503, code: "busy", message: "Later.") }
+        router.get("/busy") { _, _ in .text("later", status: 503) }
         router.get("/boom") { _, _ in
             struct Secret: Error {}
             throw Secret()
@@ -64,6 +73,27 @@ import Testing
         let missing = respond(request("POST", "/api/things", body: "{}"))
         #expect(missing.status == 422)
         #expect(String(decoding: missing.body, as: UTF8.self).contains(#""field":"name""#))
+    }
+
+    @Test func aNumberItsFieldCannotHoldIs422NamingTheField() {
+        for number in ["9223372036854775808", "-9223372036854775809", "1e300", "1.5"] {
+            let response = respond(
+                request("POST", "/api/counts", body: #"{"lines": [{"quantity": 1}, {"quantity": \#(number)}]}"#))
+            #expect(response.status == 422, "\(number)")
+            #expect(String(decoding: response.body, as: UTF8.self).contains(#""field":"lines[1].quantity""#))
+        }
+        #expect(
+            respond(request("POST", "/api/counts", body: #"{"lines": [{"quantity": 9223372036854775807}]}"#)).status
+                == 201)
+    }
+
+    @Test func every503SaysWhenToRetry() {
+        for path in ["/down", "/busy"] {
+            let response = respond(request("GET", path))
+            #expect(response.status == 503)
+            #expect(response.headers.contains { $0.0 == "Retry-After" && $0.1 == "1" }, "\(path)")
+        }
+        #expect(HTTPError.unavailable.headers["Retry-After"] == "1")
     }
 
     @Test func aBodyThatIsNotJSONIs415() {

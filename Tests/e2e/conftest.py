@@ -20,7 +20,12 @@ Fixtures: base_url, http (a requests session taking paths), stack (the paths abo
 pool (status, supervisor and worker pids, health), fastcgi (a FastCGI client straight to the
 pool's socket, for raw and malformed records), pg (stop/start the test cluster), log and
 access_log (read what was logged since the test began), load (a bounded background load on
-loopback), browser (headless Chromium via Selenium), wait_until.
+loopback), browser (headless Chromium via Selenium), wait_until, restarts (declare the main
+pool's workers a test kills), figures (figures a test reports at the end of the run).
+
+Across the whole run, the main stack's pool must restart no worker that no test declared it
+killed (`restarts.expect(n)`): the `/status` counter is read at the start and at the end.
+Tests marked `run_last` run after all others (the fuzzing, which fills the database).
 """
 
 from __future__ import annotations
@@ -125,14 +130,30 @@ def base_url(stack: Stack) -> str:
     return stack.base_url
 
 
+class SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connects from a given local address: another loopback address (127.0.0.2...) is
+    another client to nginx and the app (`REMOTE_ADDR`), for the per-client sign-in throttle."""
+
+    def __init__(self, source: str, **kwargs):
+        self.source = source
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):  # type: ignore[override]
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class EncoreSession(requests.Session):
     """A requests session that takes paths ("/healthz") as well as full URLs and has a
-    default timeout, so a hung server fails a test instead of hanging the run."""
+    default timeout, so a hung server fails a test instead of hanging the run. `source`: the
+    loopback address it connects from (another client), default 127.0.0.1."""
 
-    def __init__(self, base_url: str, timeout: float = 15.0):
+    def __init__(self, base_url: str, timeout: float = 15.0, source: str | None = None):
         super().__init__()
         self.base_url = base_url
         self.default_timeout = timeout
+        if source:
+            self.mount("http://", SourceAddressAdapter(source))
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[override]
         if isinstance(url, str) and url.startswith("/"):
@@ -719,3 +740,90 @@ def assert_shows_no_nil(browser) -> None:
 @pytest.fixture(name="wait_until")
 def wait_until_fixture():
     return wait_until
+
+
+# --------------------------------------------------------------------------------- run order
+def pytest_configure(config):
+    config.addinivalue_line("markers", "run_last: runs after every other test (it fills the database)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+
+
+# --------------------------------------------------------------------------------- figures
+FIGURES: dict[str, dict[str, Any]] = {}
+
+
+class Figures:
+    """Figures a test reports (printed, never asserted): shown at the end of the run under
+    "Encore figures" and written to $ENCORE_E2E_FIGURES (JSON), which bench/hostile.sh turns
+    into its section of bench/RESULTS.md."""
+
+    def report(self, group: str, **values: Any) -> None:
+        FIGURES.setdefault(group, {}).update(values)
+        print(f"{group}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+
+
+@pytest.fixture(scope="session")
+def figures() -> Figures:
+    return Figures()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FIGURES:
+        return
+    terminalreporter.section("Encore figures")
+    for group, values in FIGURES.items():
+        terminalreporter.write_line(f"{group}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    target = os.environ.get("ENCORE_E2E_FIGURES")
+    if target:
+        Path(target).write_text(json.dumps(FIGURES, indent=2, sort_keys=True) + "\n")
+
+
+# --------------------------------------------------------------------------------- restarts
+class Restarts:
+    """The main stack's worker restarts that tests caused on purpose (kill -9 of a worker)."""
+
+    def __init__(self) -> None:
+        self.declared = 0
+        self.reasons: list[str] = []
+
+    def expect(self, count: int, why: str) -> None:
+        self.declared += count
+        self.reasons.append(f"{count}: {why}")
+
+
+_RESTARTS = Restarts()
+
+
+@pytest.fixture(scope="session")
+def restarts() -> Restarts:
+    return _RESTARTS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_undeclared_worker_restarts(stack: Stack, figures: Figures):
+    """Fails the run when the main stack's pool restarted workers (or background processes)
+    that no test declared it killed. test_pool.py's own pools are not this pool."""
+    def read() -> dict | None:
+        try:
+            response = requests.get(stack.base_url + "/status", timeout=10)
+            return response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            return None
+
+    before = read()
+    yield
+    if before is None:
+        return  # no stack of bin/test's to watch (pytest run by hand against nothing)
+    after = wait_until(read, 30, 0.5, "/status at the end of the run")
+    restarted = after["restarts"] - before["restarts"]
+    by_cause = {cause: after.get("restartsByCause", {}).get(cause, 0) - n
+                for cause, n in before.get("restartsByCause", {}).items()}
+    figures.report("worker restarts (main stack, whole e2e run)", restarts=restarted,
+                   declared=_RESTARTS.declared, by_cause=by_cause)
+    assert restarted == _RESTARTS.declared, (
+        f"the pool restarted {restarted} workers during the run, tests declared {_RESTARTS.declared} "
+        f"({'; '.join(_RESTARTS.reasons) or 'none'}); by cause: {by_cause}. See {stack.log_file} "
+        "for 'process died; replacing it'.")

@@ -8,7 +8,8 @@ and each context's (Sources/<Context>/Resources/openapi.json); this test assembl
 - GET /api/openapi.json through nginx returns exactly the parts in the repository, assembled.
 - Every route the Swift sources register (router.get/post/put/patch/delete, test routes
   aside) is documented, and nothing else is: the JSON API and operations paths with every
-  method, the HTML pages with their GET.
+  method, the HTML pages with their GET and their form POSTs (tagged `pages`, an
+  `application/x-www-form-urlencoded` body with the `_csrf` field).
 - Real requests (register, sign in, GET /api/me, /api/concerts, /api/concerts/{id},
   /api/cart, a few errors, and a whole checkout when the demo organiser exists) answer a
   documented status, and their bodies validate against the documented response schema
@@ -262,11 +263,14 @@ def test_every_route_in_the_code_is_documented_and_nothing_else(document):
     pages = {(m, p) for m, p in in_code if (m, p) not in api and m == "GET"}
     assert api, "no API routes found in Sources/"
     assert sorted(api - documented) == [], "routes in the code that the document lacks"
-    assert sorted(documented - api - pages) == [], "documented operations the code does not serve"
+    forms = {(m, p) for m, p in in_code if (m, p) not in api | pages}
+    assert forms and {m for m, _ in forms} == {"POST"}, "a page's forms post"
+    assert sorted(documented - api - pages - forms) == [], "documented operations the code does not serve"
     assert sorted(pages - documented) == [], "GET pages in the code that the document lacks"
+    assert sorted(forms - documented) == [], "page forms (POST) in the code that the document lacks"
 
 
-def test_pages_are_tagged_and_html_and_api_operations_are_json(document):
+def test_pages_are_tagged_and_html_and_api_operations_are_json(document, contract):
     for path, item in document["paths"].items():
         for method in METHODS:
             if method not in item:
@@ -275,7 +279,15 @@ def test_pages_are_tagged_and_html_and_api_operations_are_json(document):
             assert "security" in operation, f"{method} {path}: no security"
             assert "Who:" in operation.get("description", ""), f"{method} {path}: the role is not named"
             if "pages" in operation["tags"]:
-                assert method == "get", path
+                assert method in ("get", "post"), path
+                if method == "post":
+                    content = operation["requestBody"]["content"]
+                    assert list(content) == ["application/x-www-form-urlencoded"], f"POST {path}: a form body"
+                    schema = content["application/x-www-form-urlencoded"]["schema"]
+                    if "$ref" in schema:
+                        schema = contract.resolve(schema["$ref"][1:])
+                    assert "_csrf" in schema["properties"] and "_csrf" in schema["required"], f"POST {path}: _csrf"
+                    assert "303" in operation["responses"] and "403" in operation["responses"], f"POST {path}"
                 continue
             for status, response in operation["responses"].items():
                 if "$ref" in response or not response.get("content"):
@@ -427,3 +439,35 @@ def test_operations_and_pages_match_the_document(http, contract):
     redirect = http.get("/cart", allow_redirects=False)
     contract.check(redirect, "GET", "/cart", 303)
     assert redirect.headers["location"].startswith("/signin?next=")
+
+
+def test_page_forms_answer_as_documented(base_url, contract):
+    """The forms' documented answers: the redirect, the form again with its error, 403."""
+    csrf_input = re.compile(r'<input type="hidden" name="_csrf" value="([^"]+)"')
+    email, password = unique_email("forms"), f"pw-{uuid.uuid4().hex}"
+    with EncoreSession(base_url) as browser:
+        token = csrf_input.search(browser.get("/register").text).group(1)
+        contract.check(browser.post("/register", data={"email": email, "password": "short", "name": "F",
+                                                       "_csrf": token}), "POST", "/register", 422)
+        contract.check(browser.post("/register", data={"email": email, "password": password, "name": "F"}),
+                       "POST", "/register", 403)
+        done = contract.check(browser.post("/register", data={"email": email, "password": password, "name": "F",
+                                                              "_csrf": token}), "POST", "/register", 303)
+        assert done is None
+        token = csrf_input.search(browser.get("/account").text).group(1)
+        contract.check(browser.post("/account/name", data={"name": "", "_csrf": token}), "POST", "/account/name", 422)
+        contract.check(browser.post("/account/name", data={"name": "Forms", "_csrf": token}),
+                       "POST", "/account/name", 303)
+        contract.check(browser.post("/cart/items", data={"concertId": "no-such", "ticketLevelId": "x",
+                                                         "quantity": "1", "_csrf": token}), "POST", "/cart/items", 404)
+        contract.check(browser.post("/cart/confirm", data={"_csrf": token}), "POST", "/cart/confirm", 409)
+        contract.check(browser.post("/cart/confirm", data={"_csrf": token}, headers={"Accept": "application/json"}),
+                       "POST", "/cart/confirm", 409)
+        contract.check(browser.post("/admin/concerts/new", data={"_csrf": token}), "POST", "/admin/concerts/new", 403)
+        contract.check(browser.post("/signout", data={"_csrf": token}), "POST", "/signout", 303)
+    with EncoreSession(base_url) as visitor:
+        token = csrf_input.search(visitor.get("/signin").text).group(1)
+        contract.check(visitor.post("/signin", data={"email": email, "password": "wrong password", "_csrf": token}),
+                       "POST", "/signin", 401)
+        contract.check(visitor.post("/signin", data={"email": email, "password": password, "_csrf": token}),
+                       "POST", "/signin", 303)

@@ -98,8 +98,9 @@ def test_a_customer_with_a_cart_and_a_reservation_sees_no_nil(fresh_browser, bas
     field = fresh_browser.find_element(By.CSS_SELECTOR, "form[action^='/cart/items/'] input[name=quantity]")
     fresh_browser.execute_script("arguments[0].removeAttribute('max'); arguments[0].value = '99'", field)
     field.find_element(By.XPATH, "./following-sibling::button").click()
+    # The cart page comes back with the error: wait for it, not for the page being left.
+    wait_until(lambda: fresh_browser.find_elements(By.ID, "cart-error"), 15, 0.1, "the cart page with its error")
     assert_shows_no_nil(fresh_browser)
-    assert fresh_browser.find_elements(By.ID, "cart-error")
     for reservation in checkout["reservations"]:
         api.post(base_url + f"/api/reservations/{reservation['id']}/cancel", timeout=15)
 

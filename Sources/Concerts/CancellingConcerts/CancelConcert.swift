@@ -23,14 +23,17 @@ public struct ConcertCancelled: EventPayload, Equatable {
 }
 
 enum CancellingConcerts {
+    /// The longest reason, in characters (the form's field allows as many).
+    static let maxReason = 300
+
     static func decide(_ command: CancelConcert, _ state: Concert.State) throws -> [Concert.Event] {
+        let reason = try Text.optional(command.reason, field: "reason", max: maxReason)
         guard state.exists else { throw ConcertError.notFound }
         guard !state.isCancelled else { throw ConcertError.alreadyCancelled }
         return [
             .cancelled(
                 ConcertCancelled(
-                    concertId: state.id!, cancelledBy: command.cancelledBy, reason: command.reason,
-                    cancelledAt: command.now))
+                    concertId: state.id!, cancelledBy: command.cancelledBy, reason: reason, cancelledAt: command.now))
         ]
     }
 }

@@ -27,6 +27,8 @@ public struct ConcertView: Sendable, Equatable, Encodable {
     public let version: Int64
 
     public var isCancelled: Bool { status == "cancelled" }
+    /// "Beyoncé — Cowboy Carter Tour, Warsaw".
+    public var label: String { artist + (title.isEmpty ? "" : " — " + title) + ", " + city }
     public var isSoldOut: Bool { !isCancelled && ticketLevels.allSatisfy { $0.available == 0 } }
 
     init(row: Row, availability: [String: Int]) throws {

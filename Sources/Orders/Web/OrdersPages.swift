@@ -9,6 +9,7 @@ import Web
 /// number, filter by status, the takings per level, a refund link per paid order).
 struct OrdersPages: Sendable {
     let access: OrderAccess
+    let deliveries: DeliveryProgress
 
     func add(to router: inout Router<RequestContext>) {
         router.get("/orders", mine)
@@ -73,13 +74,19 @@ struct OrdersPages: Sendable {
         let total: String
         let refunded: String?
         let delivery: String
+        /// How the tickets are on their way (once paid), and a link to them.
+        let progress: String?
+        let hasTickets: Bool
         let history: [Step]
     }
 
     func order(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let id = request.routeParameters["id"] ?? ""
         guard let principal = context.principal else { return .redirect(to: "/signin?next=/orders/\(id)", status: 303) }
-        let order = try context.database.with { try access.visible(id, to: principal, on: $0) }
+        let (order, progress) = try context.database.with { connection in
+            let order = try access.visible(id, to: principal, on: connection)
+            return (order, try deliveries.of(order.id, connection))
+        }
         let currency = order.total.currency
         return try context.page(
             "order", title: "Order \(order.number)",
@@ -96,6 +103,7 @@ struct OrdersPages: Sendable {
                     ? "Printed, by post to "
                         + (order.delivery.address ?? []).filter { !$0.isEmpty }.joined(separator: ", ")
                     : "Online, by e-mail to \(order.delivery.email ?? order.buyerEmail)",
+                progress: progress?.text, hasTickets: progress?.hasTickets == true && principal.userId == order.userId,
                 history: order.history.map {
                     .init(status: $0.status, at: EventFormatter.timestamp($0.at), note: $0.note)
                 }))

@@ -1,0 +1,22 @@
+"""Loaded by schemathesis (SCHEMATHESIS_HOOKS=fuzz_hooks) in the fuzz stage (test_fuzz.py).
+
+Every connection schemathesis opens comes from $ENCORE_FUZZ_SOURCE (another loopback address,
+127.0.0.9 by default): nginx and the app see the fuzzer as a client of its own, so the sign-in
+throttle and nginx's rate limit that its random sign-ins trip slow only the fuzzer, never the
+tests that run after it or the accounts' owners.
+"""
+
+import os
+
+import urllib3.util.connection as connection
+
+SOURCE = os.environ.get("ENCORE_FUZZ_SOURCE", "127.0.0.9")
+_create_connection = connection.create_connection
+
+
+def _from_source(address, *args, **kwargs):
+    kwargs["source_address"] = (SOURCE, 0)
+    return _create_connection(address, *args, **kwargs)
+
+
+connection.create_connection = _from_source

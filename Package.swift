@@ -86,18 +86,24 @@ let package = Package(
         context("Orders"),
         context("Payments", ["Stripe"], templates: false),
         context("TicketDelivery", ["Mail", "QRCode", "Sodium"]),
+        context("WaitingLists", ["Sodium"]),
         context("Finance", ["Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
         context(
-            "Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Finance"]),
+            "Sales",
+            [
+                "Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists",
+                "Mail", "Finance",
+            ]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
             name: "Encore",
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
-                "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Sales", "Stripe", "Mail", "Finance",
+                "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists", "Sales", "Stripe", "Mail",
+                "Finance",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -162,6 +168,7 @@ let package = Package(
         .testTarget(name: "WebTests", dependencies: ["Web", "EventStore", "Identity"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "EventStore"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "EventStore"], swiftSettings: strict),
+        .testTarget(name: "WaitingListsTests", dependencies: ["WaitingLists", "EventStore"], swiftSettings: strict),
         .testTarget(
             name: "FinanceTests",
             dependencies: ["Finance", "Sales", "Orders", "EventStore", "Postgres", "TestSupport"],
@@ -172,7 +179,7 @@ let package = Package(
             name: "SalesTests",
             dependencies: [
                 "Sales", "Concerts", "Reservations", "ShoppingCarts", "Users", "EventStore", "Postgres", "Web",
-                "Identity", "TicketDelivery", "Mail",
+                "Identity", "TicketDelivery", "Mail", "WaitingLists",
                 "TestSupport",
             ],
             swiftSettings: strict),

@@ -256,6 +256,9 @@ pg_init() { # [fast]  fast: fsync off etc., for the throw-away test cluster
         echo "max_connections = 200"
         echo "shared_buffers = 128MB"
         echo "log_line_prefix = '%m [%p] %q%u@%d '"
+        # Statements per request, for the benchmarks (bench/signed_in.sh): top-level only.
+        echo "shared_preload_libraries = 'pg_stat_statements'"
+        echo "pg_stat_statements.track = top"
         if [[ ${1:-} == fast ]]; then
             echo "fsync = off"
             echo "synchronous_commit = off"

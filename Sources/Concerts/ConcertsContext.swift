@@ -38,14 +38,21 @@ public struct TicketCounts: Sendable {
     public let available: @Sendable (_ concertIds: [String], _ connection: Connection) throws -> [String: [String: Int]]
     /// Tickets held or sold per level id of one concert.
     public let taken: @Sendable (_ concertId: String, _ connection: Connection) throws -> [String: Int]
+    /// The same count as `available`, as a SQL expression a concert's own query can select,
+    /// so that a concert page needs one statement, not two: given the SQL of a concert id and
+    /// of a level id (columns, such as `c.id`), the tickets left of that level, or NULL when it
+    /// has no count. Nil when the counts cannot be had that way; then `available` is asked.
+    public let availableSQL: (@Sendable (_ concertIdSQL: String, _ levelIdSQL: String) -> String)?
 
     public init(
         available:
             @escaping @Sendable (_ concertIds: [String], _ connection: Connection) throws -> [String: [String: Int]],
-        taken: @escaping @Sendable (_ concertId: String, _ connection: Connection) throws -> [String: Int]
+        taken: @escaping @Sendable (_ concertId: String, _ connection: Connection) throws -> [String: Int],
+        availableSQL: (@Sendable (_ concertIdSQL: String, _ levelIdSQL: String) -> String)? = nil
     ) {
         self.available = available
         self.taken = taken
+        self.availableSQL = availableSQL
     }
 
     /// Nothing sold anywhere: every level shows its capacity.

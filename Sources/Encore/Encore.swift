@@ -13,6 +13,7 @@ import ShoppingCarts
 import Stripe
 import TicketDelivery
 import Users
+import WaitingLists
 import Web
 
 /// The composition root: Encore's bounded contexts, wired.
@@ -36,7 +37,9 @@ public struct Encore: Sendable {
         let users = UsersContext()
         let reservations = ReservationsContext()
         let concerts = ConcertsContext(
-            ticketCounts: TicketCounts(available: reservations.available, taken: reservations.taken),
+            ticketCounts: TicketCounts(
+                available: reservations.available, taken: reservations.taken,
+                availableSQL: reservations.availableSQL),
             userNames: users.displayNames)
         let carts = ShoppingCartsContext(catalog: CartCatalog(concerts.catalog))
         let orders = OrdersContext(
@@ -53,13 +56,16 @@ public struct Encore: Sendable {
         let tickets = TicketDeliveryContext(
             concerts: TicketConcerts(concerts.catalog), mail: TicketMailSettings(settings),
             mailer: MailerSettings(smtp: settings.smtp, retryMax: settings.mailRetryMax))
+        let waitingLists = WaitingListsContext(
+            levels: WaitingListCatalog(concerts.catalog),
+            links: LeaveLinks(commaSeparatedKeys: settings.ticketSigningKeys), offerDuration: settings.waitingListOffer)
         let sales = SalesContext(
             catalog: concerts.catalog, carts: carts, orders: orders, payments: payments, tickets: tickets,
-            holdTime: settings.holdTime)
+            waitingLists: waitingLists, holdTime: settings.holdTime)
         let finance = FinanceContext(concerts: FinanceConcerts(concerts.catalog), userNames: users.displayNames)
         self.users = users
         contexts = [
-            users, concerts, reservations, carts, orders, payments, tickets, sales, finance,
+            users, concerts, reservations, carts, orders, payments, tickets, waitingLists, sales, finance,
             SalesInvoicing(finance: finance),
         ]
 
@@ -144,6 +150,20 @@ extension TicketConcerts {
                     id: $0.id, name: $0.label, venue: $0.venue, city: $0.city, startsAt: $0.startsAt,
                     organiserId: $0.organiserId)
             }
+        }
+    }
+}
+
+extension WaitingListCatalog {
+    /// A level as the waiting list needs it, from the concerts' read model (with what is left).
+    init(_ concerts: ConcertCatalog) {
+        self.init { concertId, levelId, connection in
+            guard let concert = try concerts.find(id: concertId, on: connection),
+                let level = concert.ticketLevels.first(where: { $0.id == levelId })
+            else { return nil }
+            return Level(
+                concertName: concert.label, levelName: level.name, ticketsLeft: level.available,
+                onSale: !concert.isCancelled)
         }
     }
 }

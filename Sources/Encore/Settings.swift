@@ -10,6 +10,7 @@ public struct Settings: Sendable, Equatable, CustomStringConvertible {
         "hold_seconds", "stripe_api_base", "stripe_secret_key", "stripe_publishable_key", "stripe_js_url",
         "stripe_webhook_secrets", "payment_reconcile_seconds", "public_url", "ticket_signing_keys", "mail_from",
         "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "mail_retry_max_seconds",
+        "waiting_list_offer_seconds",
     ]
 
     /// How long a confirmed cart's tickets stay held, unpaid (`hold_seconds`, default 15 minutes).
@@ -41,6 +42,8 @@ public struct Settings: Sendable, Equatable, CustomStringConvertible {
     public var smtpPassword: String?
     /// The longest wait between attempts at an e-mail while the server is away (`mail_retry_max_seconds`).
     public var mailRetryMax: TimeInterval = 300
+    /// How long an offer to a waiting-list entry holds its tickets (`waiting_list_offer_seconds`).
+    public var waitingListOffer: TimeInterval = 1800
 
     public init() {}
 
@@ -81,6 +84,7 @@ public struct Settings: Sendable, Equatable, CustomStringConvertible {
         if let key = values["stripe_secret_key"] { stripeSecretKey = key }
         if let key = values["stripe_publishable_key"] { stripePublishableKey = key }
         if let after = try seconds("mail_retry_max_seconds", 1...86_400) { mailRetryMax = after }
+        if let offer = try seconds("waiting_list_offer_seconds", 1...86_400) { waitingListOffer = offer }
         if let url = try url("public_url") { publicURL = url }
         if let keys = values["ticket_signing_keys"] {
             let parts = keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -57,6 +57,12 @@ public struct ReservationsContext: BoundedContext {
         { try AvailabilityQueries.available(concertIds: $0, on: $1) }
     }
 
+    /// `available` for one level, as a SQL expression another context's statement can select
+    /// (`TicketCounts.availableSQL`).
+    public var availableSQL: @Sendable (_ concertIdSQL: String, _ levelIdSQL: String) -> String {
+        { AvailabilityQueries.availableSQL(concertIdSQL: $0, levelIdSQL: $1) }
+    }
+
     /// Tickets held or sold per level of a concert.
     public var taken: @Sendable (_ concertId: String, _ connection: Connection) throws -> [String: Int] {
         { try AvailabilityQueries.levels(concertId: $0, on: $1).mapValues { $0.held + $0.sold } }

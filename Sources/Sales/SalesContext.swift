@@ -7,6 +7,7 @@ import Postgres
 import Reservations
 import ShoppingCarts
 import TicketDelivery
+import WaitingLists
 import Web
 
 /// Sales: the flows that cross contexts. The checkout, which holds a cart's tickets and closes
@@ -18,18 +19,20 @@ public struct SalesContext: BoundedContext {
     public let orders: OrdersContext
     public let payments: PaymentsContext
     public let tickets: TicketDeliveryContext
+    public let waitingLists: WaitingListsContext
     /// How long a confirmed cart's tickets stay held, unpaid.
     public let holdTime: TimeInterval
 
     public init(
         catalog: ConcertCatalog, carts: ShoppingCartsContext, orders: OrdersContext, payments: PaymentsContext,
-        tickets: TicketDeliveryContext, holdTime: TimeInterval
+        tickets: TicketDeliveryContext, waitingLists: WaitingListsContext, holdTime: TimeInterval
     ) {
         self.catalog = catalog
         self.carts = carts
         self.orders = orders
         self.payments = payments
         self.tickets = tickets
+        self.waitingLists = waitingLists
         self.holdTime = holdTime
     }
 
@@ -54,6 +57,7 @@ public struct SalesContext: BoundedContext {
             RefundSettlement(store: store),
             ConcertCancellationRefunds(store: store, gateway: gateway),
             TicketFulfilment(store: store, tickets: tickets, catalog: catalog),
+            WaitingListOffers(store: store, waitingLists: waitingLists, catalog: catalog, mail: tickets.mail),
         ]
     }
 }

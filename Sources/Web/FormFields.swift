@@ -30,6 +30,10 @@ public struct FormFields: Sendable {
     }
 }
 
-extension FormFields: MustacheParent {
+extension FormFields: MustacheParent, Encodable {
     public func child(named name: String) -> Any? { texts[name] }
+
+    public func encode(to encoder: Encoder) throws {
+        try texts.encode(to: encoder)
+    }
 }

@@ -1,11 +1,16 @@
 /// Markup that code made (an SVG drawn from a QR code), for a template's triple braces
 /// `{{{qr}}}`, the one place where escaping is skipped. Never built from what a user typed
 /// unless it went through `escape` first.
-public struct HTML: Sendable, Equatable, CustomStringConvertible {
+public struct HTML: Sendable, Equatable, CustomStringConvertible, Encodable {
     public let description: String
 
     public init(trusted markup: String) {
         description = markup
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 
     /// HTML escaping for the few places that build markup in code rather than in templates.

@@ -67,7 +67,7 @@ public final class RequestContext {
     ///
     /// `forms`: the page has forms an anonymous visitor may post (sign-in, registration), so
     /// it needs the double-submit cookie; other pages set no cookie and stay cacheable.
-    public func page<Page>(_ template: String, title: String, _ page: Page, forms: Bool = false) throws
+    public func page<Page: Encodable>(_ template: String, title: String, _ page: Page, forms: Bool = false) throws
         -> HTTPResponse
     {
         let shell = PageShell(
@@ -82,7 +82,7 @@ public final class RequestContext {
 ///
 /// `signedIn` lets a page's template ask without opening `currentUser`, whose fields (`name`)
 /// would otherwise shadow the page's own.
-struct PageShell<Page> {
+struct PageShell<Page: Encodable>: Encodable {
     let title: String
     let csrf: String?
     let currentUser: CurrentUser?
@@ -91,7 +91,7 @@ struct PageShell<Page> {
 }
 
 /// The signed-in user, as the layout and the pages show them.
-struct CurrentUser {
+struct CurrentUser: Encodable {
     let name: String
     let email: String
     let role: String

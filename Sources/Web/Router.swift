@@ -26,6 +26,9 @@ public struct Router<Context>: Sendable {
     }
 
     private var routes: [Route] = []
+    /// The routes' indexes by their number of segments: a path is compared only with routes
+    /// as long as it is.
+    private var bySegmentCount: [Int: [Int]] = [:]
 
     public init() {}
 
@@ -36,6 +39,7 @@ public struct Router<Context>: Sendable {
             guard let dot = name.firstIndex(of: ".") else { return .capture(String(name), suffix: "") }
             return .capture(String(name[..<dot]), suffix: String(name[dot...]))
         }
+        bySegmentCount[segments.count, default: []].append(routes.count)
         routes.append(Route(method: method.uppercased(), segments: segments, handler: handler))
     }
 
@@ -70,7 +74,8 @@ public struct Router<Context>: Sendable {
     public func match(method: String, path: String) -> Match {
         let parts = Router.split(path)
         var allowed: [String] = []
-        for (index, route) in routes.enumerated() {
+        for index in bySegmentCount[parts.count] ?? [] {
+            let route = routes[index]
             guard let captures = Router.captures(route.segments, parts) else { continue }
             if route.method == method || (method == "HEAD" && route.method == "GET") {
                 return .found(route.handler, captures, index: index)
@@ -87,6 +92,10 @@ public struct Router<Context>: Sendable {
 
     static func captures(_ segments: [Segment], _ parts: [Substring]) -> [String: String]? {
         guard segments.count == parts.count else { return nil }
+        // The literal segments first, so that a route that does not match allocates nothing.
+        for (segment, part) in zip(segments, parts) {
+            if case .literal(let text) = segment, text != part { return nil }
+        }
         var captures: [String: String] = [:]
         for (segment, part) in zip(segments, parts) {
             switch segment {

@@ -32,8 +32,10 @@ public final class Templates: Sendable {
         case duplicateTemplate(String, String, String)
     }
 
-    /// Renders a template with a context of structs, arrays, strings and numbers.
-    public func render(_ name: String, _ context: Any) throws -> String {
+    /// Renders a template with a view model: a struct (of structs, arrays, strings, numbers
+    /// and booleans), turned into dictionaries first (`TemplateEncoder`).
+    public func render<Model: Encodable>(_ name: String, _ model: Model) throws -> String {
+        let context = try TemplateEncoder().encode(model)
         guard let text = library.render(context, withTemplate: name) else {
             throw Error.missingTemplate(name)
         }

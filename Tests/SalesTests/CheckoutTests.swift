@@ -12,6 +12,7 @@ import Stripe
 import TestSupport
 import Testing
 import TicketDelivery
+import WaitingLists
 import Web
 
 @testable import Sales
@@ -38,7 +39,7 @@ enum Localstripe {
     /// Everything a checkout touches: the event store, carts, availability, reservations, concerts.
     static let inline: [any Projection] = [
         ConcertsProjection(), AvailabilityProjection(), ReservationsProjection(), CartsProjection(), OrdersProjection(),
-        PaymentsProjection(), TicketsProjection(),
+        PaymentsProjection(), TicketsProjection(), WaitingListProjection(),
     ]
 
     struct World {

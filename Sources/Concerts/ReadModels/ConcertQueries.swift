@@ -53,6 +53,32 @@ public struct ConcertView: Sendable, Equatable, Encodable {
         }
     }
 
+    /// From `ConcertCatalog.find`'s rows: the concert's columns in each, one row per level
+    /// (its `level_*` columns; one row with none for a concert without levels).
+    init(levelRows rows: [Row]) throws {
+        let row = rows[0]
+        id = try row.decode("id")
+        organiserId = try row.decode("organiser_id")
+        artist = try row.decode("artist")
+        title = try row.decode("title")
+        venue = try row.decode("venue")
+        city = try row.decode("city")
+        startsAt = try row.decode("starts_at")
+        currency = try row.decode("currency")
+        status = try row.decode("status")
+        minPrice = try row.decode("min_price")
+        updatedAt = try row.decode("updated_at")
+        version = try row.decode("version")
+        ticketLevels = try rows.compactMap { row in
+            guard let levelId = try row.decodeIfPresent("level_id", as: String.self) else { return nil }
+            let capacity = try row.decode("level_capacity", as: Int.self)
+            return Level(
+                id: levelId, name: try row.decode("level_name"), capacity: capacity,
+                price: try row.decode("level_price"),
+                available: try row.decodeIfPresent("level_available", as: Int.self) ?? capacity)
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, artist, title, venue, city, startsAt, currency, status, ticketLevels
     }
@@ -88,6 +114,22 @@ public struct ConcertCatalog: Sendable {
     /// A concert; `withAvailability: false` leaves out what is left per level (one query
     /// fewer, for callers that only need names).
     public func find(id: String, withAvailability: Bool = true, on connection: Connection) throws -> ConcertView? {
+        if withAvailability, let availableSQL = ticketCounts.availableSQL {
+            // One statement: the concert, a row per level, what is left of each joined in.
+            let rows = try connection.query(
+                """
+                SELECT c.id, c.organiser_id, c.artist, c.title, c.venue, c.city, c.starts_at, c.currency, c.status,
+                       c.min_price, c.updated_at, c.version, l.level->>'id' AS level_id, l.level->>'name' AS level_name,
+                       (l.level->>'capacity')::int AS level_capacity, (l.level->>'price')::bigint AS level_price,
+                       \(unsafeSQL: availableSQL("c.id", "l.level->>'id'")) AS level_available
+                FROM concerts c
+                LEFT JOIN LATERAL jsonb_array_elements(c.ticket_levels) WITH ORDINALITY AS l(level, n) ON true
+                WHERE c.id = \(id)
+                ORDER BY l.n
+                """
+            ).rows
+            return rows.isEmpty ? nil : try ConcertView(levelRows: rows)
+        }
         guard let row = try connection.query("SELECT * FROM concerts WHERE id = \(id)").first else { return nil }
         let left = withAvailability ? try ticketCounts.available([id], connection)[id] ?? [:] : [:]
         return try ConcertView(row: row, availability: left)

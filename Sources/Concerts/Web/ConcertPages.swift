@@ -15,7 +15,7 @@ struct ConcertPages: Sendable {
         router.get("/concerts/:id", concert)
     }
 
-    struct HomePage {
+    struct HomePage: Encodable {
         let concerts: [Item]
         let hasConcerts: Bool
 
@@ -26,7 +26,7 @@ struct ConcertPages: Sendable {
     }
 
     /// A concert in a list.
-    struct Item {
+    struct Item: Encodable {
         let id: String
         let artist: String
         let title: String
@@ -58,8 +58,8 @@ struct ConcertPages: Sendable {
         return cacheable(page, request, context)
     }
 
-    struct ConcertPage {
-        struct Level {
+    struct ConcertPage: Encodable {
+        struct Level: Encodable {
             let id: String
             let name: String
             let price: String

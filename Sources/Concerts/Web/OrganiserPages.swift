@@ -32,9 +32,9 @@ struct OrganiserPages: Sendable {
 
     // MARK: The list
 
-    struct ConcertsPage {
-        struct Concert {
-            struct Level {
+    struct ConcertsPage: Encodable {
+        struct Concert: Encodable {
+            struct Level: Encodable {
                 let name: String
                 let price: String
                 let capacity: Int
@@ -91,7 +91,7 @@ struct OrganiserPages: Sendable {
 
     // MARK: Creating and editing
 
-    struct ConcertForm {
+    struct ConcertForm: Encodable {
         let isNew: Bool
         let action: String
         let id: String?
@@ -101,7 +101,7 @@ struct OrganiserPages: Sendable {
     }
 
     /// One row of the levels' fields (`levels[N].id|name|capacity|price`).
-    struct LevelRow {
+    struct LevelRow: Encodable {
         let index: Int
         let id: String
         let name: String
@@ -180,7 +180,7 @@ struct OrganiserPages: Sendable {
 
     // MARK: Ticket levels
 
-    struct LevelsPage {
+    struct LevelsPage: Encodable {
         let id: String
         let artist: String
         let currency: String
@@ -271,7 +271,7 @@ struct OrganiserPages: Sendable {
 
     // MARK: Cancelling
 
-    struct CancelPage {
+    struct CancelPage: Encodable {
         let id: String
         let artist: String
         let city: String
@@ -299,8 +299,8 @@ struct OrganiserPages: Sendable {
 
     // MARK: History
 
-    struct HistoryPage {
-        struct Event {
+    struct HistoryPage: Encodable {
+        struct Event: Encodable {
             let version: Int64
             let type: String
             let at: String

@@ -18,7 +18,7 @@ struct OrdersPages: Sendable {
     }
 
     /// An order in a list.
-    struct Line {
+    struct Line: Encodable {
         let id: String
         let number: String
         let concertName: String
@@ -40,7 +40,7 @@ struct OrdersPages: Sendable {
         }
     }
 
-    struct MyOrdersPage {
+    struct MyOrdersPage: Encodable {
         let orders: [Line]
         let hasOrders: Bool
     }
@@ -52,14 +52,14 @@ struct OrdersPages: Sendable {
             "orders", title: "Your orders", MyOrdersPage(orders: orders, hasOrders: !orders.isEmpty))
     }
 
-    struct OrderPage {
-        struct Item {
+    struct OrderPage: Encodable {
+        struct Item: Encodable {
             let level: String
             let quantity: Int
             let price: String
             let subtotal: String
         }
-        struct Step {
+        struct Step: Encodable {
             let status: String
             let at: String
             let note: String?
@@ -109,8 +109,8 @@ struct OrdersPages: Sendable {
                 }))
     }
 
-    struct ConcertOrdersPage {
-        struct Takings {
+    struct ConcertOrdersPage: Encodable {
+        struct Takings: Encodable {
             let level: String
             let ticketsSold: Int
             let ticketsRefunded: Int
@@ -118,7 +118,7 @@ struct OrdersPages: Sendable {
             let refunded: String
             let net: String
         }
-        struct Status {
+        struct Status: Encodable {
             let value: String
             let selected: Bool
         }

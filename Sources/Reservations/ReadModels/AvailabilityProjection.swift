@@ -131,6 +131,16 @@ public enum AvailabilityQueries {
     }
 
     /// Tickets left per level for several concerts at once.
+    /// What `available` counts, for one level, as a SQL expression: the tickets left of the
+    /// level whose concert and level ids `concertIdSQL` and `levelIdSQL` give (SQL made by
+    /// code, columns such as `c.id`; never values from a request), NULL when it has no shards.
+    public static func availableSQL(concertIdSQL: String, levelIdSQL: String) -> String {
+        """
+        (SELECT sum(CASE WHEN closed THEN 0 ELSE capacity - held - sold END)::int FROM availability_shards
+         WHERE concert_id = \(concertIdSQL) AND level_id = \(levelIdSQL))
+        """
+    }
+
     public static func available(concertIds: [String], on connection: Connection) throws -> [String: [String: Int]] {
         var result: [String: [String: Int]] = [:]
         for row in try connection.query(

@@ -50,8 +50,8 @@ struct CheckoutPages: Sendable {
     }
 
     /// One reservation (one concert's tickets) as the pages show it.
-    struct ReservationGroup {
-        struct Item {
+    struct ReservationGroup: Encodable {
+        struct Item: Encodable {
             let level: String
             let quantity: Int
             let price: String
@@ -68,7 +68,7 @@ struct CheckoutPages: Sendable {
         let items: [Item]
     }
 
-    struct CheckoutPage {
+    struct CheckoutPage: Encodable {
         let id: String
         let status: String
         let held: Bool
@@ -126,7 +126,7 @@ struct CheckoutPages: Sendable {
             + "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     }
 
-    struct ReservationsPage {
+    struct ReservationsPage: Encodable {
         let reservations: [ReservationGroup]
         let hasAny: Bool
     }
@@ -161,7 +161,7 @@ struct CheckoutPages: Sendable {
         }
     }
 
-    struct RefundPage {
+    struct RefundPage: Encodable {
         let id: String
         let number: String
         let concertId: String

@@ -91,8 +91,8 @@ struct CartPages: Sendable {
         }
     }
 
-    struct CartPage {
-        struct Line {
+    struct CartPage: Encodable {
+        struct Line: Encodable {
             let concertId: String
             let levelId: String
             let quantity: Int
@@ -101,7 +101,7 @@ struct CartPages: Sendable {
             let price: String
             let subtotal: String
         }
-        struct Dropped {
+        struct Dropped: Encodable {
             let artist: String
             let level: String
         }

@@ -16,6 +16,9 @@ public enum MailOutbox {
     public enum Purpose: String, Sendable {
         /// `reference` is the order id of a `TicketDelivery`.
         case ticketDelivery = "ticket_delivery"
+        /// An offer to a waiting-list entry (`reference`: the entry id); nothing is recorded
+        /// when it is sent.
+        case waitingList = "waiting_list"
     }
 
     public struct Entry: Sendable, Equatable {

@@ -71,8 +71,8 @@ enum TicketMail {
             date: prepared.preparedAt, text: text, html: try templates.render("ticket_email", page), images: images)
     }
 
-    struct EmailPage {
-        struct Line {
+    struct EmailPage: Encodable {
+        struct Line: Encodable {
             let number: String
             let level: String
             let link: String

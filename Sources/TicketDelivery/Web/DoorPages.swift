@@ -18,7 +18,7 @@ struct DoorPages: Sendable {
         router.post("/admin/deliveries/:orderId/shipped", shipped)
     }
 
-    struct ScannerPage {
+    struct ScannerPage: Encodable {
         let concertId: String
         let concertName: String
         let when: String
@@ -45,8 +45,8 @@ struct DoorPages: Sendable {
         ).with(header: "Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
     }
 
-    struct DeliveriesPage {
-        struct Line {
+    struct DeliveriesPage: Encodable {
+        struct Line: Encodable {
             let orderId: String
             let orderNumber: String
             let concertName: String
@@ -60,7 +60,7 @@ struct DoorPages: Sendable {
             let toShip: Bool
             let error: String?
         }
-        struct Tab {
+        struct Tab: Encodable {
             let key: String
             let label: String
             let selected: Bool
@@ -121,8 +121,8 @@ struct DoorPages: Sendable {
             ))
     }
 
-    struct PrintPage {
-        struct PrintedTicket {
+    struct PrintPage: Encodable {
+        struct PrintedTicket: Encodable {
             let number: String
             let concertName: String
             let venue: String

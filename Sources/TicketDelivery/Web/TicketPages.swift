@@ -14,7 +14,7 @@ struct TicketPages: Sendable {
     }
 
     /// A ticket in a list.
-    struct Line {
+    struct Line: Encodable {
         let id: String
         let number: String
         let concertName: String
@@ -34,7 +34,7 @@ struct TicketPages: Sendable {
         }
     }
 
-    struct MyTicketsPage {
+    struct MyTicketsPage: Encodable {
         let tickets: [Line]
         let hasTickets: Bool
         let orderId: String?
@@ -51,7 +51,7 @@ struct TicketPages: Sendable {
             MyTicketsPage(tickets: tickets, hasTickets: !tickets.isEmpty, orderId: orderId))
     }
 
-    struct TicketPage {
+    struct TicketPage: Encodable {
         let id: String
         let number: String
         let concertName: String

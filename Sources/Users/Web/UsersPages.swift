@@ -41,7 +41,7 @@ struct UsersPages: Sendable {
     }
 
     /// The register and sign-in forms.
-    struct FormPage {
+    struct FormPage: Encodable {
         var typed = FormFields()
         var errors = FormFields()
         var next: String?
@@ -87,8 +87,8 @@ struct UsersPages: Sendable {
         FormFields(form.filter { names.contains($0.key) })
     }
 
-    struct AccountPage {
-        struct Session {
+    struct AccountPage: Encodable {
+        struct Session: Encodable {
             let userAgent: String
             let lastSeenAt: String
             let current: Bool
@@ -171,8 +171,8 @@ struct UsersPages: Sendable {
                 }, notice: notice, errors: FormFields(error: error)))
     }
 
-    struct UsersPage {
-        struct User {
+    struct UsersPage: Encodable {
+        struct User: Encodable {
             let id: String
             let email: String
             let name: String
@@ -210,12 +210,12 @@ struct UsersPages: Sendable {
         }
     }
 
-    struct AdminUserPage {
-        struct Role {
+    struct AdminUserPage: Encodable {
+        struct Role: Encodable {
             let value: String
             let selected: Bool
         }
-        struct Entry {
+        struct Entry: Encodable {
             let type: String
             let at: String
             let version: Int64

@@ -6,8 +6,8 @@ import Web
 /// one template (`invoice_document`), standalone, with its stylesheet inline so that the
 /// same HTML prints from a browser and renders to PDF from a file. The page's own
 /// Content-Security-Policy allows exactly that stylesheet (by its hash) and nothing else.
-struct DocumentPage {
-    struct PartyView {
+struct DocumentPage: Encodable {
+    struct PartyView: Encodable {
         let legalName: String
         let lines: [String]
         let taxId: String?
@@ -20,7 +20,7 @@ struct DocumentPage {
             email = party.email
         }
     }
-    struct Line {
+    struct Line: Encodable {
         let position: Int
         let description: String
         let quantity: Int
@@ -31,13 +31,13 @@ struct DocumentPage {
         let tax: String
         let gross: String
     }
-    struct Rate {
+    struct Rate: Encodable {
         let vatRate: String
         let net: String
         let tax: String
         let gross: String
     }
-    struct Reference {
+    struct Reference: Encodable {
         let id: String
         let number: String
     }
@@ -112,7 +112,7 @@ struct DocumentPage {
         }
     }
 
-    struct Shell {
+    struct Shell: Encodable {
         let page: DocumentPage
     }
 

@@ -24,7 +24,7 @@ struct FinancePages: Sendable {
 
     // MARK: Financial details
 
-    struct FinancialInfoPage {
+    struct FinancialInfoPage: Encodable {
         let typed: FormFields
         let errors: FormFields
         let notice: String?
@@ -75,8 +75,8 @@ struct FinancePages: Sendable {
 
     // MARK: Documents
 
-    struct InvoicesPage {
-        struct Row {
+    struct InvoicesPage: Encodable {
+        struct Row: Encodable {
             let id: String
             let number: String
             let kind: String
@@ -120,8 +120,8 @@ struct FinancePages: Sendable {
 
     // MARK: Register
 
-    struct RegisterPage {
-        struct Row {
+    struct RegisterPage: Encodable {
+        struct Row: Encodable {
             let id: String
             let number: String
             let kind: String
@@ -133,7 +133,7 @@ struct FinancePages: Sendable {
             let tax: String
             let gross: String
         }
-        struct Total {
+        struct Total: Encodable {
             let currency: String
             let vatRate: String
             let net: String
@@ -184,7 +184,7 @@ struct FinancePages: Sendable {
 
     // MARK: VAT rate
 
-    struct VATRatePage {
+    struct VATRatePage: Encodable {
         let concertId: String
         let concertName: String
         let rate: String

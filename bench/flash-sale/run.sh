@@ -189,6 +189,8 @@ nginx_start 8>&-
 nginx_cmd -s reopen
 
 main_bin=$ENCORE_BIN
+# `encore serve` needs a key for tickets' codes; this stack's is made afresh each run.
+ticket_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 shape_workers() { local s=${1%@*}; printf '%s' "${s%x*}"; }
 shape_threads() { local s=${1%@*}; printf '%s' "${s#*x}"; }
 shape_bin() { if [[ $1 == *@* ]]; then printf '%s' "${1#*@}"; else printf '%s' "$main_bin"; fi; }
@@ -198,7 +200,8 @@ start_pool() { # shape
     if [[ $ENCORE_BIN != "$main_bin" ]]; then
         "$ENCORE_BIN" migrate --database-url "$DB_URL" >>"$LOG_DIR/migrate.txt" 2>&1 || die "$ENCORE_BIN migrate failed"
     fi
-    pool_start ENCORE_WORKERS="$(shape_workers "$1")" ENCORE_THREADS="$(shape_threads "$1")" >/dev/null 8>&-
+    pool_start ENCORE_WORKERS="$(shape_workers "$1")" ENCORE_THREADS="$(shape_threads "$1")" \
+        ENCORE_TICKET_SIGNING_KEYS="$ticket_key" >/dev/null 8>&-
     wait_healthy 60 >/dev/null || die "the pool ($1) did not become healthy; see $LOG_FILE"
 }
 setup_shape=${FLASH_SETUP_SHAPE:-2x8}

@@ -87,13 +87,14 @@ let package = Package(
         context("Payments", ["Stripe"], templates: false),
         context("TicketDelivery", ["Mail", "QRCode", "Sodium"]),
         context("WaitingLists", ["Sodium"]),
+        context("Finance", ["Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
         context(
             "Sales",
             [
                 "Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists",
-                "Mail",
+                "Mail", "Finance",
             ]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
@@ -102,6 +103,7 @@ let package = Package(
             dependencies: [
                 "FastCGI", "Postgres", "EventStore", "Web", "Identity", "Users", "Concerts", "Reservations",
                 "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists", "Sales", "Stripe", "Mail",
+                "Finance",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/Templates"), .copy("Resources/openapi.json")],
@@ -167,6 +169,10 @@ let package = Package(
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "EventStore"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "EventStore"], swiftSettings: strict),
         .testTarget(name: "WaitingListsTests", dependencies: ["WaitingLists", "EventStore"], swiftSettings: strict),
+        .testTarget(
+            name: "FinanceTests",
+            dependencies: ["Finance", "Sales", "Orders", "EventStore", "Postgres", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "TicketDeliveryTests", dependencies: ["TicketDelivery", "EventStore", "Mail"], swiftSettings: strict),
         .testTarget(

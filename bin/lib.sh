@@ -106,7 +106,7 @@ url_escape() { local s=$1; s=${s//%/%25}; s=${s// /%20}; s=${s//&/%26}; s=${s//#
 
 # ---------------------------------------------------------------------------- install
 # Debian packages the build, the stack and the tests need; add new system libraries here.
-APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev libcurl4-openssl-dev libqrencode-dev zbar-tools pkg-config nginx wrk postgresql curl ca-certificates procps)
+APT_PACKAGES=(libfcgi-dev libpq-dev libsodium-dev libcurl4-openssl-dev libqrencode-dev zbar-tools pkg-config nginx wrk postgresql curl ca-certificates procps poppler-utils)
 BROWSER_PACKAGES=(chromium chromium-driver)
 
 apt_missing() { # package... -> prints the ones not installed

@@ -1,6 +1,7 @@
 import Concerts
 import EventStore
 import FastCGI
+import Finance
 import Foundation
 import Mail
 import Orders
@@ -61,8 +62,12 @@ public struct Encore: Sendable {
         let sales = SalesContext(
             catalog: concerts.catalog, carts: carts, orders: orders, payments: payments, tickets: tickets,
             waitingLists: waitingLists, holdTime: settings.holdTime)
+        let finance = FinanceContext(concerts: FinanceConcerts(concerts.catalog), userNames: users.displayNames)
         self.users = users
-        contexts = [users, concerts, reservations, carts, orders, payments, tickets, waitingLists, sales]
+        contexts = [
+            users, concerts, reservations, carts, orders, payments, tickets, waitingLists, sales, finance,
+            SalesInvoicing(finance: finance),
+        ]
 
         let store = StoreSetup(inlineProjections: contexts.flatMap(\.inlineProjections), groupCommit: .shared)
         self.store = store
@@ -105,6 +110,21 @@ extension ConcertDirectory {
             },
             managedBy: { organiserId, connection in
                 try concerts.managed(by: organiserId, on: connection).map(\.id)
+            })
+    }
+}
+
+extension FinanceConcerts {
+    /// A concert's organiser (its tickets' seller) and name, from the concerts' read model.
+    init(_ concerts: ConcertCatalog) {
+        self.init(
+            organiser: { concertId, connection in
+                try concerts.find(id: concertId, withAvailability: false, on: connection)?.organiserId
+            },
+            name: { concertId, connection in
+                try concerts.find(id: concertId, withAvailability: false, on: connection).map {
+                    $0.title.isEmpty ? "\($0.artist), \($0.city)" : "\($0.artist) — \($0.title), \($0.city)"
+                }
             })
     }
 }

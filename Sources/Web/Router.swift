@@ -2,7 +2,10 @@ import FastCGI
 import Logging
 import Postgres
 
-/// Maps method and path to a handler. Patterns are literal segments and `:name` captures.
+/// Maps method and path to a handler. Patterns are literal segments and `:name` captures; a
+/// capture may end in a literal suffix (`:id.pdf` matches `abc.pdf` with `id` = `abc`, and
+/// never `abc`), so a document and its download can share a path. Routes are tried in the
+/// order they were added.
 ///
 /// `Context` is whatever the application gives each request (its database connection, the
 /// signed-in user...). Every route is registered with who may use it by the application's own
@@ -18,7 +21,8 @@ public struct Router<Context>: Sendable {
 
     enum Segment: Sendable, Equatable {
         case literal(String)
-        case capture(String)
+        /// A capture, and the literal text the segment must end with after it ("" for none).
+        case capture(String, suffix: String)
     }
 
     private var routes: [Route] = []
@@ -30,7 +34,10 @@ public struct Router<Context>: Sendable {
 
     public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
         let segments = Router.split(pattern).map { part -> Segment in
-            part.hasPrefix(":") ? .capture(String(part.dropFirst())) : .literal(String(part))
+            guard part.hasPrefix(":") else { return .literal(String(part)) }
+            let name = part.dropFirst()
+            guard let dot = name.firstIndex(of: ".") else { return .capture(String(name), suffix: "") }
+            return .capture(String(name[..<dot]), suffix: String(name[dot...]))
         }
         bySegmentCount[segments.count, default: []].append(routes.count)
         routes.append(Route(method: method.uppercased(), segments: segments, handler: handler))
@@ -57,7 +64,7 @@ public struct Router<Context>: Sendable {
                 + route.segments.map {
                     switch $0 {
                     case .literal(let text): text
-                    case .capture(let name): ":" + name
+                    case .capture(let name, let suffix): ":" + name + suffix
                     }
                 }.joined(separator: "/")
         }
@@ -93,7 +100,9 @@ public struct Router<Context>: Sendable {
         for (segment, part) in zip(segments, parts) {
             switch segment {
             case .literal(let text): if text != part { return nil }
-            case .capture(let name): captures[name] = String(part)
+            case .capture(let name, let suffix):
+                guard part.count > suffix.count, part.hasSuffix(suffix) else { return nil }
+                captures[name] = String(part.dropLast(suffix.count))
             }
         }
         return captures

@@ -13,12 +13,9 @@ public struct FinancialInfoCommands {
     }
 
     private var handler: CommandHandler<UserFinancialInfo> {
-        CommandHandler<UserFinancialInfo>(
-            store: EventStore(
-                connection: connection, inlineProjections: store.inlineProjections,
-                joinsCallerTransaction: connection.isInTransaction,
-                groupCommit: connection.isInTransaction ? nil : store.groupCommit),
-            streamType: UserFinancialInfo.streamType, eventTypes: UserFinancialInfo.eventTypes)
+        store.handler(
+            UserFinancialInfo.self, streamType: UserFinancialInfo.streamType, eventTypes: UserFinancialInfo.eventTypes,
+            on: connection)
     }
 
     public func load(_ userId: String) throws -> UserFinancialInfo.State {
@@ -49,12 +46,9 @@ public struct VATRateCommands {
     }
 
     private var handler: CommandHandler<ConcertVATRate> {
-        CommandHandler<ConcertVATRate>(
-            store: EventStore(
-                connection: connection, inlineProjections: store.inlineProjections,
-                joinsCallerTransaction: connection.isInTransaction,
-                groupCommit: connection.isInTransaction ? nil : store.groupCommit),
-            streamType: ConcertVATRate.streamType, eventTypes: ConcertVATRate.eventTypes)
+        store.handler(
+            ConcertVATRate.self, streamType: ConcertVATRate.streamType, eventTypes: ConcertVATRate.eventTypes,
+            on: connection)
     }
 
     /// The rate a concert's tickets are invoiced at now (basis points), and whether it is the default.

@@ -14,12 +14,8 @@ public struct OrderCommands {
 
     /// In a caller's transaction (a process manager's), appends join it and never retry.
     private var handler: CommandHandler<TicketOrder> {
-        CommandHandler<TicketOrder>(
-            store: EventStore(
-                connection: connection, inlineProjections: store.inlineProjections,
-                joinsCallerTransaction: connection.isInTransaction,
-                groupCommit: connection.isInTransaction ? nil : store.groupCommit),
-            streamType: TicketOrder.streamType, eventTypes: TicketOrder.eventTypes)
+        store.handler(
+            TicketOrder.self, streamType: TicketOrder.streamType, eventTypes: TicketOrder.eventTypes, on: connection)
     }
 
     @discardableResult

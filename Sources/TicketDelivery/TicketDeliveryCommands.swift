@@ -18,28 +18,16 @@ public struct TicketDeliveryCommands {
     }
 
     /// In a caller's transaction (a process manager's), appends join it and never retry.
-    private func handler<D: Decider>(
-        _: D.Type, streamType: String, eventTypes: EventTypes<D.Event>, joining: Bool
-    ) -> CommandHandler<D> {
-        CommandHandler<D>(
-            store: EventStore(
-                connection: connection, inlineProjections: store.inlineProjections,
-                joinsCallerTransaction: joining, groupCommit: joining ? nil : store.groupCommit),
-            streamType: streamType, eventTypes: eventTypes)
-    }
-
     private var tickets: CommandHandler<Ticket> {
-        handler(
-            Ticket.self, streamType: Ticket.streamType, eventTypes: Ticket.eventTypes,
-            joining: connection.isInTransaction)
+        store.handler(Ticket.self, streamType: Ticket.streamType, eventTypes: Ticket.eventTypes, on: connection)
     }
 
     /// `joining`: in a transaction `prepare` opened itself, whose BEGIN the server has not seen
     /// yet (`isInTransaction` tells only what the server reported).
     private func deliveries(joining: Bool? = nil) -> CommandHandler<TicketDelivery> {
-        handler(
+        store.handler(
             TicketDelivery.self, streamType: TicketDelivery.streamType, eventTypes: TicketDelivery.eventTypes,
-            joining: joining ?? connection.isInTransaction)
+            on: connection, joining: joining)
     }
 
     /// The id of an order's `seat`-th ticket (from 1): the same every time it is asked, so a

@@ -14,12 +14,8 @@ public struct WaitingListCommands {
 
     /// In a caller's transaction (a process manager's), appends join it and never retry.
     private var handler: CommandHandler<WaitingList> {
-        CommandHandler<WaitingList>(
-            store: EventStore(
-                connection: connection, inlineProjections: store.inlineProjections,
-                joinsCallerTransaction: connection.isInTransaction,
-                groupCommit: connection.isInTransaction ? nil : store.groupCommit),
-            streamType: WaitingList.streamType, eventTypes: WaitingList.eventTypes)
+        store.handler(
+            WaitingList.self, streamType: WaitingList.streamType, eventTypes: WaitingList.eventTypes, on: connection)
     }
 
     @discardableResult

@@ -145,7 +145,9 @@ class Pool:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENCORE_") and k != "DATABASE_URL"}
         empty_config = self.directory / "empty.conf"
         empty_config.write_text("")
-        env.update(ENCORE_TEST_ROUTES="1", ENCORE_CONFIG=str(empty_config))
+        # `encore serve` refuses to start without a ticket signing key (since the tickets, a75b5ec).
+        env.update(ENCORE_TEST_ROUTES="1", ENCORE_CONFIG=str(empty_config),
+                   ENCORE_TICKET_SIGNING_KEYS="test-pool-" + "k" * 32)
         self._log = self.log_file.open("ab")
         self.process = subprocess.Popen(args, cwd=self.directory, env=env, stdin=subprocess.DEVNULL,
                                         stdout=self._log, stderr=subprocess.STDOUT,

@@ -68,8 +68,7 @@ public struct ConcertSearch: Sendable, Equatable {
         let columns = """
             c.id, c.organiser_id, c.artist, c.title, c.venue, c.city, c.starts_at, c.time_zone, c.currency,
             c.status, c.ticket_levels, c.min_price, c.updated_at, c.version,
-            (extract(epoch FROM c.starts_at) * 1000000)::bigint AS starts_us,
-            \(hasTicketsSQL.map { "NOT " + $0 } ?? "false") AS sold_out
+            (extract(epoch FROM c.starts_at) * 1000000)::bigint AS starts_us
             """
         let cancelledPart: SQLQuery =
             hasTickets && hasTicketsSQL != nil
@@ -80,7 +79,10 @@ public struct ConcertSearch: Sendable, Equatable {
               AND (c.starts_at, c.id) > (\(cancelledAfter.startsAtText)::timestamptz, \(cancelledAfter.id))
             ORDER BY c.starts_at, c.id LIMIT \(fetch)
             """
+        // Whether a concert is sold out is worked out for the page's concerts only, after the
+        // limit (the inner parts may bring up to twice as many).
         let query: SQLQuery = """
+            SELECT c.*, \(unsafeSQL: hasTicketsSQL.map { "NOT " + $0 } ?? "false") AS sold_out FROM (
             SELECT * FROM (
                 (SELECT \(unsafeSQL: columns) FROM concerts c
                  WHERE c.status = 'scheduled' AND \(subquery: filters)
@@ -90,6 +92,8 @@ public struct ConcertSearch: Sendable, Equatable {
                 (\(subquery: cancelledPart))
             ) AS found
             ORDER BY status = 'cancelled', starts_at, id LIMIT \(fetch)
+            ) AS c
+            ORDER BY c.status = 'cancelled', c.starts_at, c.id
             """
         // Words and a city are folded by `concerts_fold`, which the planner works out for the
         // values given: each search is planned for its own words (see `withCustomPlan`).

@@ -71,7 +71,7 @@ public struct ConcertSearch: Sendable, Equatable {
             (extract(epoch FROM c.starts_at) * 1000000)::bigint AS starts_us
             """
         let cancelledPart: SQLQuery =
-            hasTickets && hasTicketsSQL != nil
+            hasTickets
             ? "SELECT \(unsafeSQL: columns) FROM concerts c WHERE false"
             : """
             SELECT \(unsafeSQL: columns) FROM concerts c

@@ -159,7 +159,9 @@ let package = Package(
         .testTarget(
             name: "UsersTests", dependencies: ["Users", "EventStore", "Web", "Postgres", "Identity", "TestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "ConcertsTests", dependencies: ["Concerts", "EventStore"], swiftSettings: strict),
+        .testTarget(
+            name: "ConcertsTests", dependencies: ["Concerts", "EventStore", "Postgres", "Web", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "ReservationsTests", dependencies: ["Reservations", "EventStore", "Postgres", "TestSupport"],
             swiftSettings: strict),

@@ -3,8 +3,8 @@ import Foundation
 
 /// A concert, as a decider: the Concerts context's aggregate (stream `concert-<id>`).
 ///
-/// Rules: a concert has an artist, a venue, a city, a start time, one currency and at least one
-/// ticket level; capacities are 1 to 100,000; prices are 0 or more minor units; level ids are
+/// Rules: a concert has an artist, a venue, a city, a start time in its venue's time zone, one
+/// currency and at least one ticket level; capacities are 1 to 100,000; prices are 0 or more minor units; level ids are
 /// unique; nothing changes after cancellation, and cancelling twice is refused.
 public enum Concert: Decider {
     public struct State: Sendable, Equatable, Codable {
@@ -76,6 +76,18 @@ public enum Concert: Decider {
     .register(ConcertUpdated.self) { .updated($0) }
     .register(TicketLevelsUpdated.self) { .ticketLevelsUpdated($0) }
     .register(ConcertCancelled.self) { .cancelled($0) }
+    .upcast(ConcertCreated.self, from: 1, Concert.addUTCZone)
+    .upcast(ConcertUpdated.self, from: 1, Concert.addUTCZone)
+
+    /// Schema 1 of `ConcertCreated` and `ConcertUpdated` had no time zone: their start times
+    /// were entered in UTC (the form said so) and shown in UTC, so UTC is what they meant.
+    /// Reading them so changes no moment and nothing any page showed; the organiser can set
+    /// the venue's zone later, with the same moment (API) or its local time (the form).
+    @Sendable static func addUTCZone(_ old: JSONValue) -> JSONValue {
+        var new = old
+        if new["details"]?["timeZone"] == nil { new["details"]?["timeZone"] = .string(VenueTimeZone.utc) }
+        return new
+    }
 
     /// Rules shared by commands that change a concert that must exist and not be cancelled.
     static func requireChangeable(_ state: State) throws {

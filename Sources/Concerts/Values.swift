@@ -6,16 +6,41 @@ public struct ConcertDetails: Sendable, Equatable, Codable {
     public let title: String
     public let venue: String
     public let city: String
+    /// The moment it starts (stored and sent in UTC).
     public let startsAt: Date
+    /// The venue's IANA time zone, whose clock the pages show `startsAt` on (`VenueTimeZone`).
+    public let timeZone: String
 
     /// Validates and trims every field; throws naming the first invalid one.
-    public init(artist: String, title: String, venue: String, city: String, startsAt: Date) throws {
+    public init(
+        artist: String, title: String, venue: String, city: String, startsAt: Date,
+        timeZone: String = VenueTimeZone.utc
+    ) throws {
         self.artist = try Text.required(artist, field: "artist", max: 200)
         self.title = try Text.optional(title, field: "title", max: 200)
         self.venue = try Text.required(venue, field: "venue", max: 200)
         self.city = try Text.required(city, field: "city", max: 100)
+        self.timeZone = try VenueTimeZone.validate(timeZone)
         self.startsAt = startsAt
     }
+
+    /// The same, with the start given as the venue's wall-clock time, resolved in `timeZone`
+    /// by `VenueClock`'s rule: the first of a time that happens twice; a time that never
+    /// happens (the clocks jump over it) is refused naming `startsAt`.
+    public init(
+        artist: String, title: String, venue: String, city: String, localStart: LocalDateTime, timeZone: String
+    ) throws {
+        // The text fields and the zone first, so that the first invalid field is named.
+        let checked = try ConcertDetails(
+            artist: artist, title: title, venue: venue, city: city, startsAt: .distantFuture, timeZone: timeZone)
+        try self.init(
+            artist: checked.artist, title: checked.title, venue: checked.venue, city: checked.city,
+            startsAt: try VenueClock.instant(of: localStart, in: VenueTimeZone.stored(checked.timeZone)),
+            timeZone: checked.timeZone)
+    }
+
+    /// The wall-clock time at the venue when it starts.
+    public var localStart: LocalDateTime { LocalDateTime(startsAt, in: VenueTimeZone.stored(timeZone)) }
 }
 
 /// One kind of ticket: an id unique within the concert, a name, how many exist, and a price

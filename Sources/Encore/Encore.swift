@@ -81,12 +81,27 @@ public struct Encore: Sendable {
             + contexts.flatMap(\.migrations)
     }
 
-    /// Applies every pending migration, then creates the tables of projections never run before.
+    /// Applies every pending migration, creates the tables of projections never run before,
+    /// and rebuilds those whose code is of another version than their read model (a new
+    /// column, a new index): the live read model serves until the new one is swapped in.
     public func migrate(_ connection: Connection) throws -> [Int] {
         let applied = try Migrator(migrations).migrate(connection)
         try ProjectionSetup.prepare(projections.all, on: connection)
+        func outdated() throws -> [any Projection] {
+            try ProjectionStatus.load(projections.all, on: connection, cap: 1)
+                .filter { $0.needsRebuild && $0.kind != .reactor }.compactMap { projections.named($0.name) }
+        }
+        guard try !outdated().isEmpty else { return applied }
+        // One process rebuilds; another starting at the same time waits, then finds nothing to do.
+        try connection.execute("SELECT pg_advisory_lock(\(Self.rebuildLock))")
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(Self.rebuildLock))") }
+        for projection in try outdated() {
+            try ProjectionRebuilder(connection: connection).rebuild(projection)
+        }
         return applied
     }
+
+    static let rebuildLock: Int64 = 7_242_017_002
 
     /// The supervised background jobs: the projection daemon, then each context's.
     public var backgroundJobs: [BackgroundJob] {

@@ -34,33 +34,39 @@ struct DemoData {
         return Self.accounts.map { ($0.0.rawValue, $0.1) }
     }
 
-    /// Demo concerts, with fixed ids so that loading twice adds nothing.
+    /// Demo concerts, with fixed ids so that loading twice adds nothing; each at 20:00 on its
+    /// venue's clock.
     func loadConcerts(organiserId: String, _ connection: Connection) throws {
         let commands = ConcertCommands(connection: connection, store: encore.store.withoutGroupCommit)
         let now = Date()
         let day: TimeInterval = 86_400
-        let concerts: [(String, String, String, String, String, TimeInterval, String, [(String, String, Int, Int)])] = [
-            (
-                "beyonce-warsaw-2027", "Beyoncé", "Cowboy Carter Tour", "PGE Narodowy", "Warsaw", 120, "PLN",
-                [("golden-circle", "Golden circle", 2_000, 89_900), ("regular", "Regular", 8_000, 45_000)]
-            ),
-            (
-                "dua-lipa-krakow-2027", "Dua Lipa", "Radical Optimism", "Tauron Arena", "Kraków", 75, "PLN",
-                [("standing", "Standing", 6_000, 39_900), ("seated", "Seated", 4_000, 29_900)]
-            ),
-            (
-                "arctic-monkeys-berlin-2027", "Arctic Monkeys", "", "Waldbühne", "Berlin", 160, "EUR",
-                [("standing", "Standing", 12_000, 8_900)]
-            ),
-        ]
-        for (id, artist, title, venue, city, days, currency, levels) in concerts {
+        let concerts:
+            [(String, String, String, String, String, String, TimeInterval, String, [(String, String, Int, Int)])] = [
+                (
+                    "beyonce-warsaw-2027", "Beyoncé", "Cowboy Carter Tour", "PGE Narodowy", "Warsaw", "Europe/Warsaw",
+                    120, "PLN",
+                    [("golden-circle", "Golden circle", 2_000, 89_900), ("regular", "Regular", 8_000, 45_000)]
+                ),
+                (
+                    "dua-lipa-krakow-2027", "Dua Lipa", "Radical Optimism", "Tauron Arena", "Kraków", "Europe/Warsaw",
+                    75, "PLN",
+                    [("standing", "Standing", 6_000, 39_900), ("seated", "Seated", 4_000, 29_900)]
+                ),
+                (
+                    "arctic-monkeys-berlin-2027", "Arctic Monkeys", "", "Waldbühne", "Berlin", "Europe/Berlin", 160,
+                    "EUR", [("standing", "Standing", 12_000, 8_900)]
+                ),
+            ]
+        for (id, artist, title, venue, city, zone, days, currency, levels) in concerts {
             guard try connection.query("SELECT 1 FROM concerts WHERE id = \(id)").first == nil else { continue }
+            let date = LocalDateTime(now.addingTimeInterval(days * day), in: VenueTimeZone.timeZone(zone)!)
             _ = try commands.create(
                 organiserId: organiserId,
                 details: try ConcertDetails(
                     artist: artist, title: title, venue: venue, city: city,
-                    startsAt: Date(
-                        timeIntervalSince1970: ((now.timeIntervalSince1970 + days * day) / 3600).rounded() * 3600)),
+                    localStart: try LocalDateTime(
+                        year: date.year, month: date.month, day: date.day, hour: 20, minute: 0),
+                    timeZone: zone),
                 currency: currency,
                 ticketLevels: try levels.map { try TicketLevel(id: $0.0, name: $0.1, capacity: $0.2, price: $0.3) },
                 concertId: id, now: now)

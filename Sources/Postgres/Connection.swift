@@ -136,7 +136,7 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: SQLQuery) throws -> Rows {
         try withHandle(sendsKept: true) { handle in
-            if !pending.isEmpty || query.usesGenericPlan {
+            if !pending.isEmpty || query.usesGenericPlan || query.usesCustomPlan {
                 guard let result = try sendPipeline(handle, then: query) else {
                     throw PostgresError(kind: .protocolViolation, message: "no result for a pipelined statement")
                 }

@@ -38,9 +38,10 @@ extension Connection {
         var answer: Int?
         if let query {
             if query.usesGenericPlan { batch.append(Self.genericPlans) }
+            if query.usesCustomPlan { batch.append(Self.forcedCustomPlans) }
             answer = batch.count
             batch.append(query)
-            if query.usesGenericPlan { batch.append(Self.customPlans) }
+            if query.usesGenericPlan || query.usesCustomPlan { batch.append(Self.customPlans) }
         }
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, "could not enter pipeline mode")
@@ -105,8 +106,10 @@ extension Connection {
         return answerResult
     }
 
-    /// Around a statement that runs with its generic plan (`SQLQuery.withGenericPlan`).
+    /// Around a statement that runs with its generic plan (`SQLQuery.withGenericPlan`), or
+    /// with a plan for its values (`withCustomPlan`).
     private static let genericPlans = SQLQuery(unsafeSQL: "SET plan_cache_mode = force_generic_plan")
+    private static let forcedCustomPlans = SQLQuery(unsafeSQL: "SET plan_cache_mode = force_custom_plan")
     private static let customPlans = SQLQuery(unsafeSQL: "RESET plan_cache_mode")
 
     /// Queues one statement (prepared, as `StatementCache` would have it) in the pipeline.

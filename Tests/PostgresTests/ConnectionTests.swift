@@ -324,6 +324,25 @@ import Testing
         }
         #expect(try modeNow(mode) == "auto")
     }
+    /// `withCustomPlan()`: the statement is planned for its values at every run, past the five
+    /// runs after which PostgreSQL may keep a generic plan; the next statement runs with the
+    /// session's own setting again.
+    @Test func aStatementMarkedForCustomPlansIsPlannedForItsValuesEveryTime() throws {
+        let connection = try Connection(url: Self.url)
+        let mode: SQLQuery = "SELECT current_setting('plan_cache_mode') || \("") AS mode"
+        for _ in 0..<8 {
+            #expect(
+                try #require(try connection.query(mode.withCustomPlan()).first).decode("mode") == "force_custom_plan")
+        }
+        #expect(try #require(try connection.query(mode).first).decode("mode", as: String.self) == "auto")
+        let plans = try #require(
+            try connection.query(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = \(mode.sql)"
+            ).first)
+        #expect(try plans.decode("custom_plans", as: Int.self) >= 8)
+        #expect(mode.withCustomPlan().withGenericPlan().usesCustomPlan == false)
+    }
+
     /// `query(_:whenExecuted:)`: the rows come back and `executed` is called once, before the
     /// call returns with the statement committed; a failing statement never calls it and
     /// commits nothing. A sibling connection has the same session settings.

@@ -15,6 +15,8 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -136,9 +138,10 @@ def api_concert(base_url: str, concert_id: str) -> dict:
 def test_an_organiser_creates_reprices_and_cancels_a_concert(page, base_url):
     browser = page
     artist = f"Browser Band {uuid.uuid4().hex[:6]}"
-    # Soon, so that it is among the first 200 upcoming concerts that `/` lists.
+    # The form takes the venue's clock, in the zone it offers (Europe/Warsaw, as the currency is PLN).
     starts = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    starts_local = starts.strftime("%Y-%m-%dT%H:%M")
+    starts_local = starts.astimezone(ZoneInfo("Europe/Warsaw")).strftime("%Y-%m-%dT%H:%M")
+    home_of_artist = "/?q=" + quote(artist)
 
     # Sign in through the form.
     browser.get(base_url + "/signin")
@@ -160,6 +163,7 @@ def test_an_organiser_creates_reprices_and_cancels_a_concert(page, base_url):
                            browser.find_element(By.NAME, "startsAt"), starts_local)
     currency = browser.find_element(By.NAME, "currency")
     assert currency.get_attribute("value") == "PLN"
+    assert browser.find_element(By.NAME, "timeZone").get_attribute("value") == "Europe/Warsaw"
     fill(browser, "levels[0].name", "Golden circle")
     fill(browser, "levels[0].capacity", "100")
     fill(browser, "levels[0].price", "899")
@@ -191,8 +195,9 @@ def test_an_organiser_creates_reprices_and_cancels_a_concert(page, base_url):
     assert [(lv["id"], lv["capacity"], lv["price"]) for lv in concert["ticketLevels"]] == [
         ("golden-circle", 100, 89_900), ("regular", 1_000, 45_050)]
 
-    # On `/`, with its from-price, and on its own page.
-    browser.get(base_url + "/")
+    # On `/` (searched for: the list has many concerts), with its from-price, and on its own page,
+    # at the venue's time.
+    browser.get(base_url + home_of_artist)
     home_card = card_of(browser, artist)
     assert "from 450.50 PLN" in home_card.text
     assert not home_card.find_elements(By.CSS_SELECTOR, ".badge")
@@ -200,6 +205,8 @@ def test_an_organiser_creates_reprices_and_cancels_a_concert(page, base_url):
     wait(browser, lambda b: path_of(b, base_url) == f"/concerts/{concert_id}")
     assert browser.find_element(By.CSS_SELECTOR, "article.concert h1").text == artist
     assert browser.find_element(By.CSS_SELECTOR, "article.concert .artist").text == "Headless Tour"
+    assert starts_local[11:] + " CE" in browser.find_element(By.CSS_SELECTOR, "article.concert .concert-date").text
+    assert "Warsaw time" in browser.find_element(By.CSS_SELECTOR, "article.concert .concert-date").text
     rows = browser.find_elements(By.CSS_SELECTOR, "table.ticket-levels tbody tr")
     assert [r.find_element(By.CSS_SELECTOR, ".price").text for r in rows] == ["899.00 PLN", "450.50 PLN"]
     assert len(browser.find_elements(By.CSS_SELECTOR, "form[action='/cart/items']")) == 2
@@ -233,14 +240,16 @@ def test_an_organiser_creates_reprices_and_cancels_a_concert(page, base_url):
     assert "999.99 PLN" in browser.find_element(By.CSS_SELECTOR, "table.ticket-levels").text
 
     # Screenshots of the scheduled concert at desktop width and on a phone.
-    for name, path in (("home", "/"), ("concert", f"/concerts/{concert_id}"), ("admin-concerts", "/admin/concerts")):
+    for name, path in (("home", home_of_artist), ("concert", f"/concerts/{concert_id}"),
+                       ("admin-concerts", "/admin/concerts")):
         browser.get(base_url + path)
         around = browser.find_element(By.ID, f"concert-{concert_id}") if name == "admin-concerts" else None
         shot(browser, f"03-{name}-desktop", around)
     phone(browser)
     try:
-        browser.get(base_url + "/")
-        assert_fits_phone(browser, "/", [card_of(browser, artist)])
+        browser.get(base_url + home_of_artist)
+        assert_fits_phone(browser, "/", [card_of(browser, artist)] + browser.find_elements(
+            By.CSS_SELECTOR, "#concert-search input:not([type=hidden]), #concert-search button"))
         shot(browser, "04-home-375")
         browser.get(f"{base_url}/concerts/{concert_id}")
         assert_fits_phone(browser, "/concerts/{id}", browser.find_elements(
@@ -275,7 +284,7 @@ def test_an_organiser_creates_reprices_and_cancels_a_concert(page, base_url):
     shot(browser, "06-admin-concerts-cancelled", admin_card)
 
     # Marked cancelled on `/` and on its page, where nothing can be added to the cart.
-    browser.get(base_url + "/")
+    browser.get(base_url + home_of_artist)
     home_card = card_of(browser, artist)
     assert "concert-card--cancelled" in home_card.get_attribute("class")
     assert text_of(home_card.find_element(By.CSS_SELECTOR, ".badge")) == "Cancelled"

@@ -23,8 +23,11 @@ public struct CreateConcert: Sendable, Equatable {
     }
 }
 
+/// Schema 2 added `details.timeZone`; schema 1 events (times entered and shown in UTC) are
+/// read with `UTC` (`Concert.eventTypes`' upcaster).
 public struct ConcertCreated: EventPayload, Equatable {
     public static let eventType = "ConcertCreated"
+    public static let schemaVersion = 2
     public let concertId: String
     public let organiserId: String
     public let details: ConcertDetails

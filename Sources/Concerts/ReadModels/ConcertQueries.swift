@@ -19,6 +19,8 @@ public struct ConcertView: Sendable, Equatable, Encodable {
     public let venue: String
     public let city: String
     public let startsAt: Date
+    /// The venue's IANA time zone.
+    public let timeZone: String
     public let currency: String
     public let status: String
     public let ticketLevels: [Level]
@@ -39,6 +41,7 @@ public struct ConcertView: Sendable, Equatable, Encodable {
         venue = try row.decode("venue")
         city = try row.decode("city")
         startsAt = try row.decode("starts_at")
+        timeZone = try row.decode("time_zone")
         currency = try row.decode("currency")
         status = try row.decode("status")
         minPrice = try row.decode("min_price")
@@ -64,6 +67,7 @@ public struct ConcertView: Sendable, Equatable, Encodable {
         venue = try row.decode("venue")
         city = try row.decode("city")
         startsAt = try row.decode("starts_at")
+        timeZone = try row.decode("time_zone")
         currency = try row.decode("currency")
         status = try row.decode("status")
         minPrice = try row.decode("min_price")
@@ -80,7 +84,45 @@ public struct ConcertView: Sendable, Equatable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, artist, title, venue, city, startsAt, currency, status, ticketLevels
+        case id, artist, title, venue, city, startsAt, timeZone, currency, status, ticketLevels
+    }
+}
+
+/// One page of the concert list.
+public struct ConcertListPage<Concert: Sendable & Equatable>: Sendable, Equatable {
+    public let concerts: [Concert]
+    /// Where the next page starts; nil on the last page.
+    public let next: ConcertCursor?
+}
+
+/// A concert as a list's card shows it: no levels, only whether any ticket is left.
+public struct ConcertSummary: Sendable, Equatable {
+    public let id: String
+    public let artist: String
+    public let title: String
+    public let venue: String
+    public let city: String
+    public let startsAt: Date
+    public let timeZone: String
+    public let currency: String
+    public let minPrice: Int
+    public let isCancelled: Bool
+    /// Scheduled, and no level has a ticket left.
+    public let isSoldOut: Bool
+
+    init(row: Row) throws {
+        id = try row.decode("id")
+        artist = try row.decode("artist")
+        title = try row.decode("title")
+        venue = try row.decode("venue")
+        city = try row.decode("city")
+        startsAt = try row.decode("starts_at")
+        timeZone = try row.decode("time_zone")
+        currency = try row.decode("currency")
+        minPrice = try row.decode("min_price")
+        isCancelled = try row.decode("status", as: String.self) == "cancelled"
+        let soldOut = try row.decode("sold_out", as: Bool.self)
+        isSoldOut = !isCancelled && soldOut
     }
 }
 
@@ -118,7 +160,8 @@ public struct ConcertCatalog: Sendable {
             // One statement: the concert, a row per level, what is left of each joined in.
             let rows = try connection.query(
                 """
-                SELECT c.id, c.organiser_id, c.artist, c.title, c.venue, c.city, c.starts_at, c.currency, c.status,
+                SELECT c.id, c.organiser_id, c.artist, c.title, c.venue, c.city, c.starts_at, c.time_zone, c.currency,
+                       c.status,
                        c.min_price, c.updated_at, c.version, l.level->>'id' AS level_id, l.level->>'name' AS level_name,
                        (l.level->>'capacity')::int AS level_capacity, (l.level->>'price')::bigint AS level_price,
                        \(unsafeSQL: availableSQL("c.id", "l.level->>'id'")) AS level_available
@@ -135,16 +178,43 @@ public struct ConcertCatalog: Sendable {
         return try ConcertView(row: row, availability: left)
     }
 
-    /// Concerts that have not started yet (and those that started in the last day), scheduled
-    /// ones first, each group by date.
-    public func upcoming(now: Date = Date(), limit: Int = 200, on connection: Connection) throws -> [ConcertView] {
-        let rows = try connection.query(
+    /// A page of the concert list: what `search` asks for, in its keyset order, and the cursor
+    /// of the next page (nil on the last), with each concert's levels and what is left of them
+    /// (for the API). One statement for the page and one for the levels' counts, whatever the
+    /// number of concerts (see `ConcertSearch`).
+    public func discover(_ search: ConcertSearch, now: Date = Date(), on connection: Connection) throws
+        -> ConcertListPage<ConcertView>
+    {
+        let (rows, next) = try page(search, now: now, on: connection)
+        return ConcertListPage(concerts: try views(rows, on: connection), next: next)
+    }
+
+    /// The same page as list cards show it, without levels: one statement in all.
+    public func discoverSummaries(_ search: ConcertSearch, now: Date = Date(), on connection: Connection) throws
+        -> ConcertListPage<ConcertSummary>
+    {
+        let (rows, next) = try page(search, now: now, on: connection)
+        return ConcertListPage(concerts: try rows.map(ConcertSummary.init), next: next)
+    }
+
+    func page(_ search: ConcertSearch, now: Date, on connection: Connection) throws -> ([Row], ConcertCursor?) {
+        let rows = try connection.query(search.sql(now: now, hasTicketsSQL: hasTicketsSQL)).rows
+        let shown = Array(rows.prefix(search.limit))
+        guard rows.count > search.limit, let last = shown.last else { return (shown, nil) }
+        let next = ConcertCursor(
+            cancelled: try last.decode("status", as: String.self) == "cancelled",
+            startsAtMicros: try last.decode("starts_us"), id: try last.decode("id"))
+        return (shown, next)
+    }
+
+    /// "Some level of concert `c` has a ticket left", as SQL, when the counts can be had so.
+    var hasTicketsSQL: String? {
+        ticketCounts.availableSQL.map { availableSQL in
             """
-            SELECT * FROM concerts WHERE starts_at > \(now.addingTimeInterval(-86_400))
-            ORDER BY status = 'cancelled', starts_at, id LIMIT \(limit)
+            EXISTS (SELECT 1 FROM jsonb_array_elements(c.ticket_levels) AS l(level)
+                    WHERE coalesce(\(availableSQL("c.id", "l.level->>'id'")), (l.level->>'capacity')::int) > 0)
             """
-        ).rows
-        return try views(rows, on: connection)
+        }
     }
 
     /// The concerts an organiser manages (every concert, for an admin), newest start first.

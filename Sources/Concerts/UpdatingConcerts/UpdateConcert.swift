@@ -1,7 +1,7 @@
 import EventStore
 import Foundation
 
-/// The organiser changes what the public sees: artist, title, venue, city, start time.
+/// The organiser changes what the public sees: artist, title, venue, city, start time, time zone.
 public struct UpdateConcert: Sendable, Equatable {
     public let details: ConcertDetails
     public let now: Date
@@ -12,8 +12,10 @@ public struct UpdateConcert: Sendable, Equatable {
     }
 }
 
+/// Schema 2 added `details.timeZone`, like `ConcertCreated`.
 public struct ConcertUpdated: EventPayload, Equatable {
     public static let eventType = "ConcertUpdated"
+    public static let schemaVersion = 2
     public let concertId: String
     public let details: ConcertDetails
     public let updatedAt: Date

@@ -45,11 +45,10 @@ enum ConcertInput {
             field: field, message: "The start time must be an RFC 3339 time, like 2027-06-01T19:00:00Z.")
     }
 
-    /// A form's `datetime-local` value (`2027-06-01T19:00`), read as UTC.
+    /// A form's start typed as an RFC 3339 moment (a `datetime-local` value, the usual, is
+    /// the venue's wall-clock time: `LocalDateTime`).
     static func formDate(_ text: String) throws -> Date {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let date = try? date(trimmed) { return date }
-        if let date = try? date(trimmed + ":00Z") { return date }
+        if let date = try? date(text.trimmingCharacters(in: .whitespaces)) { return date }
         throw ConcertError.invalid(field: "startsAt", message: "Enter the start date and time.")
     }
 

@@ -2,10 +2,11 @@ import Foundation
 import Postgres
 import Web
 
-/// The public concert pages: the list on `/` and one concert with its levels.
+/// The public concert pages: the list on `/` (with search, filters and pages) and one
+/// concert with its levels, its start on the venue's clock.
 ///
-/// These are the most visited pages of an on-sale. Each reads one indexed query of the
-/// `concerts` read model; for visitors who are not signed in they may be cached for a few
+/// These are the most visited pages of an on-sale. Each reads indexed queries of the
+/// `concerts` read model, bounded whatever the number of concerts; for visitors who are not signed in they may be cached for a few
 /// seconds (by nginx or the browser), since nothing on them is personal.
 struct ConcertPages: Sendable {
     let catalog: ConcertCatalog
@@ -16,13 +17,20 @@ struct ConcertPages: Sendable {
     }
 
     struct HomePage: Encodable {
+        /// The search form as typed.
+        struct Search: Encodable {
+            let q, city, from, to: String
+            let hasTickets: Bool
+            let isFiltered: Bool
+        }
+        let search: Search
+        let errors: FormFields
+        let heading: String
         let concerts: [Item]
         let hasConcerts: Bool
-
-        init(concerts: [Item]) {
-            self.concerts = concerts
-            hasConcerts = !concerts.isEmpty
-        }
+        let nextURL: String?
+        let firstURL: String?
+        let pages: Bool
     }
 
     /// A concert in a list.
@@ -38,24 +46,61 @@ struct ConcertPages: Sendable {
         let cancelled: Bool
         let soldOut: Bool
 
-        init(_ concert: ConcertView) {
+        init(_ concert: ConcertSummary) {
             id = concert.id
             artist = concert.artist
             title = concert.title
             venue = concert.venue
             city = concert.city
-            startsAt = DateText.display(concert.startsAt)
-            startsAtISO = DateText.rfc3339(concert.startsAt)
+            startsAt = VenueTimeText.display(concert.startsAt, zone: concert.timeZone)
+            startsAtISO = VenueTimeText.iso(concert.startsAt, zone: concert.timeZone)
             fromPrice = MoneyText.display(concert.minPrice, concert.currency)
             cancelled = concert.isCancelled
             soldOut = concert.isSoldOut
         }
     }
 
+    /// Concerts on a page of the list: four rows of three cards on a wide screen.
+    static let pageSize = 12
+
+    /// The list, `pageSize` concerts a page whatever the number of concerts, with the search
+    /// form and a link to the next page (the keyset cursor of `ConcertCatalog.discover`).
     func home(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
-        let concerts = try context.database.with { try catalog.upcoming(on: $0) }
-        let page = try context.page("home", title: "Concerts", HomePage(concerts: concerts.map(Item.init)))
+        let query = request.query
+        let page = try HTTPError.answering(statuses: [422]) {
+            var search = try ConcertListInput.search(query, limitAllowed: false)
+            search.limit = Self.pageSize
+            let found = try context.database.with { try catalog.discoverSummaries(search, on: $0) }
+            let filters = ConcertListInput.filterQuery(query)
+            return try homePage(
+                query, search: search, concerts: found.concerts,
+                nextURL: found.next.map { "/" + ConcertListInput.queryString(filters + [("cursor", $0.token)]) },
+                firstURL: search.after == nil ? nil : "/" + ConcertListInput.queryString(filters), context: context)
+        } withPage: { error in
+            // Errors of the form's fields go next to them; a cursor's above the list.
+            let field = error.field.flatMap { ["q", "city", "from", "to"].contains($0) ? $0 : nil } ?? "form"
+            return try homePage(
+                query, search: nil, concerts: [], nextURL: nil, firstURL: nil, context: context,
+                errors: FormFields([field: error.message]))
+        }
         return cacheable(page, request, context)
+    }
+
+    func homePage(
+        _ query: [String: String], search: ConcertSearch?, concerts: [ConcertSummary], nextURL: String?,
+        firstURL: String?, context: RequestContext, errors: FormFields = FormFields()
+    ) throws -> HTTPResponse {
+        let typed = HomePage.Search(
+            q: query["q"] ?? "", city: query["city"] ?? "", from: query["from"] ?? "", to: query["to"] ?? "",
+            hasTickets: (try? ConcertListInput.flag(query["hasTickets"], field: "hasTickets")) ?? false,
+            isFiltered: search?.isFiltered ?? true)
+        let heading = typed.isFiltered ? "Concerts found" : "Upcoming concerts"
+        return try context.page(
+            "home", title: "Concerts",
+            HomePage(
+                search: typed, errors: errors, heading: heading, concerts: concerts.map(Item.init),
+                hasConcerts: !concerts.isEmpty, nextURL: nextURL, firstURL: firstURL,
+                pages: nextURL != nil || firstURL != nil))
     }
 
     struct ConcertPage: Encodable {
@@ -74,6 +119,9 @@ struct ConcertPages: Sendable {
         let city: String
         let startsAt: String
         let startsAtISO: String
+        /// "Europe/Warsaw", and the same moment in UTC (nil for a concert in UTC).
+        let timeZone: String
+        let startsAtUTC: String?
         let cancelled: Bool
         let soldOut: Bool
         let onSale: Bool
@@ -87,8 +135,10 @@ struct ConcertPages: Sendable {
             "concert", title: "\(concert.artist) — \(concert.city)",
             ConcertPage(
                 concertId: concert.id, artist: concert.artist, concertTitle: concert.title, venue: concert.venue,
-                city: concert.city, startsAt: DateText.display(concert.startsAt),
-                startsAtISO: DateText.rfc3339(concert.startsAt), cancelled: concert.isCancelled,
+                city: concert.city, startsAt: VenueTimeText.display(concert.startsAt, zone: concert.timeZone),
+                startsAtISO: VenueTimeText.iso(concert.startsAt, zone: concert.timeZone), timeZone: concert.timeZone,
+                startsAtUTC: concert.timeZone == VenueTimeZone.utc ? nil : DateText.display(concert.startsAt),
+                cancelled: concert.isCancelled,
                 soldOut: concert.isSoldOut, onSale: !concert.isCancelled && !concert.isSoldOut,
                 levels: concert.ticketLevels.map { level in
                     .init(

@@ -30,9 +30,31 @@ struct ConcertsAPI: Sendable {
         let concert: ConcertView
     }
 
+    /// `{concerts, next}`: `next` is null on the last page, and also given as a `Link` header.
+    struct ListBody: Encodable {
+        let concerts: [ConcertView]
+        let next: String?
+
+        enum CodingKeys: String, CodingKey { case concerts, next }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(concerts, forKey: .concerts)
+            try container.encode(next, forKey: .next)  // null, not absent, on the last page
+        }
+    }
+
     func list(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
-        let concerts = try context.database.with { try catalog.upcoming(on: $0) }
-        return try .json(["concerts": concerts])
+        let search = try ConcertListInput.search(request.query)
+        let page = try context.database.with { try catalog.discover(search, on: $0) }
+        let response = try HTTPResponse.json(ListBody(concerts: page.concerts, next: page.next?.token))
+        guard let next = page.next else { return response }
+        let limit = request.query["limit"].flatMap { $0.isEmpty ? nil : [("limit", $0)] } ?? []
+        let link =
+            "/api/concerts"
+            + ConcertListInput.queryString(
+                ConcertListInput.filterQuery(request.query) + limit + [("cursor", next.token)])
+        return response.with(header: "Link", "<\(link)>; rel=\"next\"")
     }
 
     func show(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
@@ -46,6 +68,7 @@ struct ConcertsAPI: Sendable {
             let venue: String
             let city: String
             let startsAt: String
+            let timeZone: String?
             let currency: String
             let ticketLevels: [LevelBody]
         }
@@ -53,7 +76,7 @@ struct ConcertsAPI: Sendable {
         let body = try request.decodeJSON(Body.self)
         let details = try ConcertDetails(
             artist: body.artist, title: body.title ?? "", venue: body.venue, city: body.city,
-            startsAt: try ConcertInput.date(body.startsAt))
+            startsAt: try ConcertInput.date(body.startsAt), timeZone: body.timeZone ?? VenueTimeZone.utc)
         let levels = try levels(body.ticketLevels)
         let id = try context.database.with {
             try commands($0).create(
@@ -71,6 +94,7 @@ struct ConcertsAPI: Sendable {
             let venue: String?
             let city: String?
             let startsAt: String?
+            let timeZone: String?
         }
         let id = request.routeParameters["id"] ?? ""
         let organiser = try manage(id, context)
@@ -79,7 +103,8 @@ struct ConcertsAPI: Sendable {
         let details = try ConcertDetails(
             artist: body.artist ?? current.artist, title: body.title ?? current.title,
             venue: body.venue ?? current.venue, city: body.city ?? current.city,
-            startsAt: try body.startsAt.map { try ConcertInput.date($0) } ?? current.startsAt)
+            startsAt: try body.startsAt.map { try ConcertInput.date($0) } ?? current.startsAt,
+            timeZone: body.timeZone ?? current.timeZone)
         try update(id, details: details, by: organiser, request: request, context: context)
         return try .json(ConcertBody(concert: try find(id, context)))
     }

@@ -18,7 +18,9 @@ struct OrganiserPages: Sendable {
         router.get("/admin/concerts", concerts)
         router.get("/admin/concerts/new") { _, context in
             try context.require(.organiser)
-            return try form(context: context, typed: FormFields(["currency": "PLN"]), levels: [], concert: nil)
+            return try form(
+                context: context, typed: FormFields(["currency": "PLN", "timeZone": "Europe/Warsaw"]), levels: [],
+                concert: nil)
         }
         router.post("/admin/concerts/new", create)
         router.get("/admin/concerts/:id/edit", edit)
@@ -66,7 +68,8 @@ struct OrganiserPages: Sendable {
         let list = zip(concerts, taken).map { concert, taken in
             ConcertsPage.Concert(
                 id: concert.id, artist: concert.artist, title: concert.title, city: concert.city,
-                startsAt: DateText.display(concert.startsAt), cancelled: concert.isCancelled,
+                startsAt: VenueTimeText.display(concert.startsAt, zone: concert.timeZone),
+                cancelled: concert.isCancelled,
                 levels: concert.ticketLevels.map { level in
                     .init(
                         name: level.name, price: MoneyText.display(level.price, concert.currency),
@@ -98,6 +101,8 @@ struct OrganiserPages: Sendable {
         let typed: FormFields
         let errors: FormFields
         let levels: [LevelRow]?
+        /// The tz database's zones, for the time zone field's suggestions.
+        let zones: [String]
     }
 
     /// One row of the levels' fields (`levels[N].id|name|capacity|price`).
@@ -134,7 +139,8 @@ struct OrganiserPages: Sendable {
         let concert = try api.find(id, context)
         let typed = FormFields([
             "artist": concert.artist, "title": concert.title, "venue": concert.venue, "city": concert.city,
-            "startsAt": DateText.dateTimeLocal(concert.startsAt), "currency": concert.currency,
+            "startsAt": LocalDateTime(concert.startsAt, in: VenueTimeZone.stored(concert.timeZone)).description,
+            "timeZone": concert.timeZone, "currency": concert.currency,
         ])
         return try form(context: context, typed: typed, levels: nil, concert: concert)
     }
@@ -162,7 +168,7 @@ struct OrganiserPages: Sendable {
             ConcertForm(
                 isNew: concert == nil, action: concert.map { "/admin/concerts/\($0.id)/edit" } ?? "/admin/concerts/new",
                 id: concert?.id, typed: typed, errors: formErrors(error),
-                levels: levels.map { levelRows($0, error: error) }))
+                levels: levels.map { levelRows($0, error: error) }, zones: VenueTimeText.zoneChoices))
     }
 
     /// Errors of the concert's own fields go next to them; a level's above the form (and at its row).
@@ -172,10 +178,22 @@ struct OrganiserPages: Sendable {
         return FormFields(["form": error.message])
     }
 
+    /// The details as the form gives them: the start as the venue's wall-clock time in the
+    /// form's time zone (`VenueClock`'s rule across daylight-saving changes), or an RFC 3339
+    /// moment; a form without a zone is read in UTC, as before zones existed.
     func details(from input: [String: String]) throws -> ConcertDetails {
-        try ConcertDetails(
-            artist: input["artist"] ?? "", title: input["title"] ?? "", venue: input["venue"] ?? "",
-            city: input["city"] ?? "", startsAt: try ConcertInput.formDate(input["startsAt"] ?? ""))
+        let zone = (input["timeZone"] ?? "").trimmingCharacters(in: .whitespaces)
+        let timeZone = zone.isEmpty ? VenueTimeZone.utc : zone
+        let (artist, title, venue, city) = (
+            input["artist"] ?? "", input["title"] ?? "", input["venue"] ?? "", input["city"] ?? ""
+        )
+        if let local = LocalDateTime(parsing: input["startsAt"] ?? "") {
+            return try ConcertDetails(
+                artist: artist, title: title, venue: venue, city: city, localStart: local, timeZone: timeZone)
+        }
+        return try ConcertDetails(
+            artist: artist, title: title, venue: venue, city: city,
+            startsAt: try ConcertInput.formDate(input["startsAt"] ?? ""), timeZone: timeZone)
     }
 
     // MARK: Ticket levels
@@ -287,7 +305,8 @@ struct OrganiserPages: Sendable {
             "admin_concert_cancel", title: "Cancel \(concert.artist)",
             CancelPage(
                 id: concert.id, artist: concert.artist, city: concert.city,
-                startsAt: DateText.display(concert.startsAt), cancelled: concert.isCancelled))
+                startsAt: VenueTimeText.display(concert.startsAt, zone: concert.timeZone),
+                cancelled: concert.isCancelled))
     }
 
     func cancel(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {

@@ -88,7 +88,8 @@ let package = Package(
         context("TicketDelivery", ["Mail", "QRCode", "Sodium"]),
         // Flows across contexts: the checkout and the process managers. The one module that
         // may use several contexts' modules.
-        context("Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery"]),
+        context(
+            "Sales", ["Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "Charts"]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
         .target(
@@ -133,6 +134,10 @@ let package = Package(
         .systemLibrary(name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode"),
         .target(name: "QRCode", dependencies: ["CQREncode"], swiftSettings: strict),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"], swiftSettings: strict),
+
+        // Charts drawn on the server as SVG (the organiser's dashboard).
+        .target(name: "Charts", swiftSettings: strict),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"], swiftSettings: strict),
 
         // E-mail: MIME messages and an SMTP client on libcurl.
         .target(name: "Mail", dependencies: ["CCurl", "HTTPClient"], swiftSettings: strict),

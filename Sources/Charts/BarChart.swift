@@ -132,7 +132,7 @@ public struct BarChart: Sendable {
     func drawBars(_ scale: ValueScale, into out: inout SVGWriter) {
         guard !categories.isEmpty else { return }
         let band = plotWidth / Double(categories.count)
-        let barWidth = max(1, band * 0.7)
+        let barWidth = min(max(1, band * 0.7), 56)  // a day or two alone are bars, not walls
         out.open("g", [])
         for index in categories.indices {
             let x = Self.left + band * Double(index) + (band - barWidth) / 2

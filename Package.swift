@@ -94,7 +94,7 @@ let package = Package(
             "Sales",
             [
                 "Concerts", "Reservations", "ShoppingCarts", "Orders", "Payments", "TicketDelivery", "WaitingLists",
-                "Mail", "Finance",
+                "Mail", "Finance", "Charts",
             ]),
 
         // The composition root: the list of contexts, the request handler, operations routes.
@@ -141,6 +141,10 @@ let package = Package(
         .systemLibrary(name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode"),
         .target(name: "QRCode", dependencies: ["CQREncode"], swiftSettings: strict),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"], swiftSettings: strict),
+
+        // Charts drawn on the server as SVG (the organiser's dashboard).
+        .target(name: "Charts", swiftSettings: strict),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"], swiftSettings: strict),
 
         // E-mail: MIME messages and an SMTP client on libcurl.
         .target(name: "Mail", dependencies: ["CCurl", "HTTPClient"], swiftSettings: strict),

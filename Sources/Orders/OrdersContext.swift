@@ -5,7 +5,8 @@ import Postgres
 import Web
 
 /// The Orders context as the composition root wires it: the orders a checkout makes, one per
-/// concert, their outcomes, and the takings they add up to.
+/// concert, their outcomes, the takings they add up to (per level, and per day for the
+/// organiser's dashboard), and the CSV export of a concert's orders.
 public struct OrdersContext: BoundedContext {
     /// Who organises which concert, from the Concerts context: organisers see their concerts'
     /// orders.
@@ -21,12 +22,15 @@ public struct OrdersContext: BoundedContext {
     public var name: String { "orders" }
     public var migrations: [Migration] { OrdersSchema.migrations }
     public var inlineProjections: [any Projection] { [OrdersProjection()] }
-    public func backgroundProjections(store: StoreSetup) -> [any Projection] { [TakingsProjection()] }
+    public func backgroundProjections(store: StoreSetup) -> [any Projection] {
+        [TakingsProjection(), SalesTimelineProjection()]
+    }
     public var resources: URL? { Bundle.module.resourceURL }
 
     public func routes(_ router: inout Router<RequestContext>, store: StoreSetup) {
         OrdersAPI(access: access).add(to: &router)
         OrdersPages(access: access, deliveries: deliveries).add(to: &router)
+        OrdersExport(access: access).add(to: &router)
     }
 
     /// Who may see and manage which orders.
@@ -102,4 +106,13 @@ public struct OrderAccess: Sendable {
         guard principal.role >= .organiser else { return false }
         return try concerts.organiser(concertId, connection) == principal.userId
     }
+
+    /// Nothing, when `principal` may see every order of the concert; otherwise 404
+    /// `unknown_concert`: another organiser's concert is "not found", never "forbidden".
+    public func requireManaging(_ concertId: String, _ principal: Principal, on connection: Connection) throws {
+        guard try managesConcert(concertId, principal, on: connection) else { throw OrderAccess.unknownConcert }
+    }
+
+    public static let unknownConcert = HTTPError(
+        status: 404, code: "unknown_concert", message: "You have no such concert.")
 }

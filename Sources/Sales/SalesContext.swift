@@ -11,8 +11,9 @@ import WaitingLists
 import Web
 
 /// Sales: the flows that cross contexts. The checkout, which holds a cart's tickets and closes
-/// it in one transaction, and the process managers that carry one context's events into
-/// another's commands, each in a file of its own under `ProcessManagers/`.
+/// it in one transaction, the process managers that carry one context's events into
+/// another's commands, each in a file of its own under `ProcessManagers/`, and the organiser's
+/// dashboard of a concert (`Dashboard/`), a page that composes several contexts' read models.
 public struct SalesContext: BoundedContext {
     public let catalog: ConcertCatalog
     public let carts: ShoppingCartsContext
@@ -44,6 +45,7 @@ public struct SalesContext: BoundedContext {
         let api = CheckoutAPI(checkout: checkout, payments: payments, orders: orders)
         api.add(to: &router)
         CheckoutPages(api: api, catalog: catalog, carts: carts).add(to: &router)
+        ConcertDashboard(catalog: catalog, access: orders.access).add(to: &router)
     }
 
     /// The process managers, one file each under `ProcessManagers/`.

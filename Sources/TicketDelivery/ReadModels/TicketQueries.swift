@@ -161,6 +161,14 @@ public enum TicketQueries {
             .map { try $0.decode("id") }
     }
 
+    /// The tickets of a concert that admit someone (valid or checked in; not void), by number:
+    /// the attendees.
+    public static func attendees(concertId: String, on connection: Connection) throws -> [TicketView] {
+        try connection.query(
+            "SELECT * FROM tickets WHERE concert_id = \(concertId) AND status <> 'void' ORDER BY number"
+        ).map(TicketView.init)
+    }
+
     public static func doorCount(concertId: String, on connection: Connection) throws -> DoorCount {
         let row = try connection.query(
             """

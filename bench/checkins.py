@@ -3,7 +3,7 @@
 
 Subcommands (each prints one JSON object on stdout, progress on stderr):
   concert  the organiser's concert: LEVELS levels of CAPACITY tickets
-  buy      ORDERS orders of PER_ORDER tickets, bought by the given customers through the API:
+  buy      ORDERS orders of LINES x PER_ORDER tickets, bought by the given customers through the API:
            cart, online delivery, confirm, and pay with a 4242 card made at localstripe (as
            Stripe.js makes one); the TicketFulfilment process manager then issues the tickets
            and queues one e-mail per order
@@ -44,9 +44,9 @@ def cmd_buy(args):
     jobs = [(n, levels[n % len(levels)]) for n in range(args.orders)]
 
     def buy(shopper: sales.Shopper, job):
-        n, level = job
-        checkout = shopper.checkout([(args.concert, level, args.per_order)],
-                                    {"method": "online", "email": f"gate-{args.tag}-{n:05d}@bench.test"})
+        n, _ = job
+        items = [(args.concert, levels[(n + k) % len(levels)], args.per_order) for k in range(args.lines)]
+        checkout = shopper.checkout(items, {"method": "online", "email": f"gate-{args.tag}-{n:05d}@bench.test"})
         method = sales.payment_method(args.stripe)
         paid = shopper.pay(checkout["id"], method)
         return {"checkout": checkout["id"], "orders": [o["id"] for o in paid["orders"]]}
@@ -54,11 +54,12 @@ def cmd_buy(args):
     t0 = time.monotonic()
     bought = sales.in_parallel(shoppers, jobs, buy, args.concurrency, "orders bought")
     elapsed = time.monotonic() - t0
-    sales.log(f"{len(bought)} orders of {args.per_order} tickets bought and paid in {elapsed:.1f} s")
+    per_order = args.per_order * args.lines
+    sales.log(f"{len(bought)} orders of {per_order} tickets bought and paid in {elapsed:.1f} s")
     with open(args.out, "w") as out:
         for b in bought:
             out.write(json.dumps(b) + "\n")
-    print(json.dumps({"orders": len(bought), "tickets": len(bought) * args.per_order, "buy_s": round(elapsed, 1)}))
+    print(json.dumps({"orders": len(bought), "tickets": len(bought) * per_order, "buy_s": round(elapsed, 1)}))
 
 
 def code_for(key: bytes, ticket_id: str) -> str:
@@ -93,7 +94,8 @@ def cmd_fire(args):
         body = sales.json_body({"code": code_for(key, ticket_id), "gate": f"gate {n % gates + 1}"})
         requests_.append(sales.raw("POST", "/api/check-ins", host, body,
                                    (f"Authorization: Bearer {tokens[n % gates]}",)))
-    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=(200,))
+    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=(200,),
+                                     pid_file=args.generator_pid_file)
     out = sales.figures(results)
     out["codes"] = sales.error_codes(results)
     out["generator_cpu_us_per_request"] = round(cpu / max(1, len(results)) * 1e6, 1)
@@ -123,7 +125,8 @@ def main():
     p.add_argument("--concert", required=True)
     p.add_argument("--levels", required=True, help="level ids, comma-separated; orders take them in turn")
     p.add_argument("--orders", type=int, default=2100)
-    p.add_argument("--per-order", type=int, default=10)
+    p.add_argument("--per-order", type=int, default=10, help="tickets per cart line (1-10)")
+    p.add_argument("--lines", type=int, default=1, help="cart lines per order, each of another level")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--tag", required=True)
     p.add_argument("--out", required=True)
@@ -145,6 +148,8 @@ def main():
     p.add_argument("--answers", help="write 'ticket status start_ns end_ns' per check-in")
     p.set_defaults(func=cmd_fire)
 
+    for p in sub.choices.values():
+        p.add_argument("--generator-pid-file", help="where to write the sender's pid (for the sampler)")
     args = parser.parse_args()
     args.func(args)
 

@@ -25,7 +25,8 @@
 #      bench/RESULTS.md (a hand-written "### Notes" part of the old section is kept).
 #
 # Settings (environment):
-#   CHECKINS_CUSTOMERS=64  CHECKINS_ORDERS=2100  CHECKINS_PER_ORDER=10  CHECKINS_COUNT=20000
+#   CHECKINS_CUSTOMERS=64  CHECKINS_ORDERS=2100  CHECKINS_PER_ORDER=10  CHECKINS_LINES=1 (lines of
+#   CHECKINS_PER_ORDER tickets per order, each of another level)  CHECKINS_COUNT=20000
 #   CHECKINS_CONNECTIONS=32  CHECKINS_GATES=8 (organiser sessions)  CHECKINS_SETUP_CONCURRENCY=16
 #   CHECKINS_SHAPE=2x4    the pool's shape (workers x threads); BENCH_POOL_SHAPE for the set-up
 #   CHECKINS_QUIET=2.5  CHECKINS_QUIET_WAIT=300   measure when the 1-minute load average is below
@@ -46,13 +47,15 @@ source "$HERE/stack.sh"
 
 customers=${CHECKINS_CUSTOMERS:-64}
 orders=${CHECKINS_ORDERS:-2100}
-per_order=${CHECKINS_PER_ORDER:-10}
+per_order=${CHECKINS_PER_ORDER:-10}   # tickets per cart line
+lines=${CHECKINS_LINES:-1}            # cart lines per order (each of another level, at most 3)
 count=${CHECKINS_COUNT:-20000}
 connections=${CHECKINS_CONNECTIONS:-32}
 gates=${CHECKINS_GATES:-8}
 shape=${CHECKINS_SHAPE:-2x4}
 results_md="$ENCORE_ROOT/bench/RESULTS.md"
-tickets_total=$((orders * per_order))
+per_mail=$((per_order * lines))        # tickets per order, and QR codes per e-mail
+tickets_total=$((orders * per_mail))
 ((count <= tickets_total)) || die "CHECKINS_COUNT ($count) is more than the tickets sold ($tickets_total)"
 
 bench_stack_init encore_checkins
@@ -74,7 +77,7 @@ cleanup() {
     exit "$rc"
 }
 
-step "Gate rush: $orders orders of $per_order tickets, $count check-ins over $connections connections"
+step "Gate rush: $orders orders of $per_mail tickets, $count check-ins over $connections connections"
 install_deps
 build_release
 bench_bin="$ENCORE_ROOT/.build/release/encore-bench"
@@ -97,11 +100,11 @@ setup_started=$SECONDS
 step "Set-up (not measured): $customers customers, a concert, $orders paid orders"
 python3 "$HERE/flash-sale/flash.py" --base "$BASE_URL" customers --count "$customers" --tag "$tag" \
     --concurrency 8 --out "$work/customers.jsonl" >"$work/customers.json"
-py concert --tag "$tag" --levels 3 --capacity $(((orders + 2) / 3 * per_order)) >"$work/concert.json"
+py concert --tag "$tag" --levels 3 --capacity $(((orders * lines + 2) / 3 * per_order)) >"$work/concert.json"
 concert=$(jget "$work/concert.json" concert)
 levels=$(python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1]))["levels"]))' "$work/concert.json")
 py buy --customers "$work/customers.jsonl" --concert "$concert" --levels "$levels" --orders "$orders" \
-    --per-order "$per_order" --concurrency "${CHECKINS_SETUP_CONCURRENCY:-16}" --tag "$tag" \
+    --per-order "$per_order" --lines "$lines" --concurrency "${CHECKINS_SETUP_CONCURRENCY:-16}" --tag "$tag" \
     --out "$work/orders.jsonl" >"$work/buy.json"
 buy_s=$(jget "$work/buy.json" buy_s)
 step "Waiting for the process managers to issue the tickets"
@@ -189,6 +192,7 @@ info "load average before: $load_before"
 psql_db "$DB_NAME" "SELECT pg_stat_statements_reset()" >/dev/null
 commits0=$(pg_commits)
 : >"$NGINX_PREFIX/logs/access.log"; nginx_cmd -s reopen
+rm -f "$work/generator.pid"
 sampler "$work/sampler.json" --generator-file "$work/generator.pid"
 perf_pid=''
 if [[ ${CHECKINS_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
@@ -197,9 +201,8 @@ if [[ ${CHECKINS_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
 fi
 sleep 0.3
 py fire --ids "$work/ids" --key-file "$TICKET_KEY_FILE" --tokens "$work/gates" --connections "$connections" \
-    --sender "$bench_bin" --answers "$work/answers.txt" >"$work/fire.json" &
-echo $! >"$work/generator.pid"
-wait $! || die "the check-ins' sender failed"
+    --sender "$bench_bin" --answers "$work/answers.txt" --generator-pid-file "$work/generator.pid" >"$work/fire.json" \
+    || die "the check-ins' sender failed"
 sampler_stop
 if [[ -n $perf_pid ]]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true; perf_pid=''
@@ -300,7 +303,7 @@ Machine: $(nproc) cores, $cpu_model. Load average before the check-ins: $load_be
 nginx 1 worker, pool $shape (workers x threads), localstripe, the mail sink; load generator \`encore-bench http-fire\`
 on the same cores.
 
-Set-up (not measured, $setup_s s): $customers customers bought $orders orders of $per_order tickets through the API
+Set-up (not measured, $setup_s s): $customers customers bought $orders orders of $per_mail tickets through the API
 (cart, online delivery, confirm, a 4242 card at localstripe: $buy_s s), and the process managers issued
 $tickets_total tickets (TicketIssued in \`ticket-<id>\` streams, rows in \`tickets\`) and queued $orders e-mails.
 
@@ -315,7 +318,7 @@ $tickets_total tickets (TicketIssued in \`ticket-<id>\` streams, rows in \`ticke
 | CPU per check-in (all processes; by group, ms) | $cpu_ms ms ($cpu_detail) |
 | per check-in: commits / top-level statements / their execution | $per_commits / $per_stmts / $per_stmt_ms ms |
 | pool time per check-in as nginx saw it (mean/p50/p99 ms) | $upstream |
-| e-mails: $orders ticket e-mails (each $per_order QR codes, $mail_bytes bytes) queued while the sink was down | sent $sent, failed $failed, received by the sink $received |
+| e-mails: $orders ticket e-mails (each $per_mail QR codes, $mail_bytes bytes) queued while the sink was down | sent $sent, failed $failed, received by the sink $received |
 | e-mails per second, first to last sent | **$mail_rate** ($first_to_last s) |
 | e-mails per second from the sink's start until none pending | $mail_wall_rate (${mail_wall} s; the first sent ${first_after} s after the start) |
 | CPU per e-mail (all processes; by group, ms) | $mail_cpu_ms ms ($mail_cpu_detail) |

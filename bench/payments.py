@@ -5,7 +5,7 @@ Subcommands (each prints one JSON object on stdout, progress on stderr):
   concert    the organiser's concert of one level of CAPACITY tickets
   checkouts  COUNT held checkouts, made by the given customers in turn through the API (cart of
              1-2 tickets, online delivery, confirm): each has its payment and its intent at
-             localstripe, and waits for the money
+             localstripe (kept as localstripe shows it), and waits for the money
   storm      the webhook storm: for each checkout, its intent as localstripe has it, told as
              `payment_intent.succeeded` in one event, delivered COPIES times (the same event id,
              each delivery signed with the webhook secret as Stripe signs), all in random order
@@ -51,7 +51,9 @@ def cmd_checkouts(args):
         payment = made["payments"][0]
         if not payment.get("gatewayPaymentId"):
             raise RuntimeError(f"checkout {made['id']} has no intent: {payment}")
-        return {"checkout": made["id"], "intent": payment["gatewayPaymentId"], "orders": [o["id"] for o in made["orders"]]}
+        # The intent as the gateway has it, for the storm's events.
+        intent = sales.stripe(args.stripe, "GET", f"/v1/payment_intents/{payment['gatewayPaymentId']}")
+        return {"checkout": made["id"], "intent": intent, "orders": [o["id"] for o in made["orders"]]}
 
     t0 = time.monotonic()
     made = sales.in_parallel(shoppers, jobs, checkout, args.concurrency, "checkouts")
@@ -74,8 +76,7 @@ def cmd_storm(args):
     # is charged; the emulator's own intents stay unconfirmed, so it sends nothing itself).
     events = []
     for c in checkouts:
-        intent = sales.stripe(args.stripe, "GET", f"/v1/payment_intents/{c['intent']}")
-        intent["status"] = "succeeded"
+        intent = dict(c["intent"], status="succeeded")
         events.append({"id": f"evt_bench_{c['checkout'][:8]}_{random.getrandbits(48):012x}", "object": "event",
                        "type": "payment_intent.succeeded", "created": int(time.time()), "livemode": False,
                        "api_version": "2017-08-15", "data": {"object": intent}})
@@ -88,7 +89,8 @@ def cmd_storm(args):
     # Signed just before sending: each within the 300 s a signature's timestamp may be off.
     requests_ = [sales.raw("POST", "/webhooks/stripe", host, body, (f"Stripe-Signature: {signed(body, args.secret)}",))
                  for _, body in deliveries]
-    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=())
+    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=(),
+                                     pid_file=args.generator_pid_file)
     out = sales.figures(results)
     outcomes = collections.Counter()
     applied = collections.Counter()
@@ -117,7 +119,8 @@ def cmd_confirm(args):
     host = sales.flash.host_of(args.base)
     requests_ = [sales.raw("POST", "/api/cart/confirm", host, None, (f"Authorization: Bearer {entries[i]['token']}",))
                  for i in order]
-    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=())
+    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=(),
+                                     pid_file=args.generator_pid_file)
     out = sales.figures(results)
     out["codes"] = sales.error_codes(results)
     ok = [r for r in results if r[0] == 201]
@@ -150,7 +153,8 @@ def cmd_pay(args):
         sales.raw("POST", f"/api/checkouts/{c['checkout']}/pay", host, sales.json_body({"paymentMethod": m}),
                   (f"Authorization: Bearer {c['token']}",))
         for c, m in zip(checkouts, methods)]
-    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=(200,))
+    results, cpu, wall = sales.fire(args.sender, args.base, requests_, args.connections, drop_body_of=(200,),
+                                     pid_file=args.generator_pid_file)
     out = sales.figures(results)
     out["codes"] = sales.error_codes(results)
     out["generator_cpu_us_per_request"] = round(cpu / max(1, len(results)) * 1e6, 1)
@@ -239,6 +243,8 @@ def main():
     p.add_argument("--completed", required=True, help="'checkout epoch_seconds' of each OrderCompleted")
     p.set_defaults(func=cmd_latency)
 
+    for p in sub.choices.values():
+        p.add_argument("--generator-pid-file", help="where to write the sender's pid (for the sampler)")
     args = parser.parse_args()
     args.func(args)
 

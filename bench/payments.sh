@@ -110,14 +110,12 @@ sampler() { # out
     sampler_pid=$!
 }
 sampler_stop() { kill "$sampler_pid"; wait "$sampler_pid" || true; sampler_pid=''; }
-measured() { # out-json sampler-json command... : runs the sender as the generator, sampled
+measured() { # out-json sampler-json command... : runs it, sampled (http-fire is the generator)
     local out=$1 sampled=$2; shift 2
     rm -f "$work/generator.pid"
     sampler "$sampled"
     sleep 0.3
-    "$@" >"$out" &
-    echo $! >"$work/generator.pid"
-    wait $! || die "the sender failed: $*"
+    "$@" --generator-pid-file "$work/generator.pid" >"$out" || die "the sender failed: $*"
     sampler_stop
 }
 cpu_line() { # sampler.json count -> "total_ms detail"

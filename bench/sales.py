@@ -65,8 +65,10 @@ def json_body(value) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def fire(sender: str, base: str, requests_: list[bytes], concurrency: int, drop_body_of=(201,)):
-    """Sends every request once over `concurrency` keep-alive connections with http-fire.
+def fire(sender: str, base: str, requests_: list[bytes], concurrency: int, drop_body_of=(201,),
+         pid_file: str | None = None):
+    """Sends every request once over `concurrency` keep-alive connections with http-fire
+    (whose pid goes to `pid_file`, for the sampler: what was made before is not the sender's).
 
     Returns (results, sender CPU seconds, wall clock of the first request in Unix ns); a
     result is (status, start ns, end ns from the first request, body or None)."""
@@ -79,9 +81,14 @@ def fire(sender: str, base: str, requests_: list[bytes], concurrency: int, drop_
         command = [sender, "http-fire", "--host", url.hostname, "--port", str(url.port or 80),
                    "--concurrency", str(concurrency), "--requests", path, "--out", os.path.join(tmp, "answers"),
                    "--clock-out", os.path.join(tmp, "clock")]
-        for status in drop_body_of:
+        for status in drop_body_of or (999,):  # none given: http-fire's default drops 201s
             command += ["--drop-body-of", str(status)]
-        subprocess.run(command, check=True)
+        process = subprocess.Popen(command)
+        if pid_file:
+            with open(pid_file, "w") as f:
+                f.write(f"{process.pid}\n")
+        if process.wait() != 0:
+            raise SystemExit(f"error: http-fire exited with {process.returncode}")
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         results = []
         for line in open(os.path.join(tmp, "answers")):

@@ -55,6 +55,59 @@ public struct TicketDeliveryCommands {
         ).state
     }
 
+    /// Which ticket a gate names: by its id (from a code whose signature was checked), or by
+    /// its number (typed by door staff).
+    public enum DoorTicket: Sendable, Equatable {
+        case id(String)
+        case number(String)
+    }
+
+    /// Check-in at the door, from the ticket's stream alone: one read (the stream, which holds
+    /// the ticket as issued with its concert's organiser; for a number, found through the
+    /// `tickets` read model in the same statement), `allowed` asked about the issued ticket
+    /// before anything is decided, then the append with the version read. The ticket's state
+    /// after, or `TicketError`: `notFound` for no such ticket and for one `allowed` refuses,
+    /// `alreadyCheckedIn`, `void`.
+    ///
+    /// The same guarantees as `checkIn(_:_:metadata:)`, which reads the stream inside its
+    /// handler after the caller has read the ticket's row: one check-in per ticket, since the
+    /// append expects the version read (two gates at once: the second append meets the new
+    /// version, reads again and finds the ticket checked in, up to three times), and the
+    /// `tickets` read model changes in the append's transaction. It saves a round trip and a
+    /// statement per check-in (bench/FINDINGS.md, "The gate rush").
+    public func checkIn(
+        at door: DoorTicket, _ command: CheckInTicket, metadata: EventMetadata, allowed: (TicketIssued) -> Bool
+    ) throws -> Ticket.State {
+        let handler = tickets
+        let encoder = EventJSON.encoder()
+        var attempt = 0
+        while true {
+            let streamId: String
+            let loaded: Loaded<Ticket.State>
+            switch door {
+            case .id(let ticketId):
+                streamId = Ticket.streamId(ticketId)
+                loaded = try handler.load(streamId)
+            case .number(let number):
+                guard
+                    let found = try handler.load(
+                        idFrom: "SELECT \(Ticket.streamType + "-") || id FROM tickets WHERE number = \(number)")
+                else { throw TicketError.notFound }
+                (streamId, loaded) = found
+            }
+            guard let issued = loaded.state.issued, allowed(issued) else { throw TicketError.notFound }
+            let events = try Ticket.decide(.checkIn(command), loaded.state)
+            do {
+                try handler.store.append(
+                    to: streamId, type: Ticket.streamType, expectedVersion: .version(loaded.version),
+                    events: try events.map { try Ticket.eventTypes.encode($0, encoder: encoder) }, metadata: metadata)
+                return Ticket.fold(events, from: loaded.state)
+            } catch is WrongExpectedVersion where attempt < 3 && !handler.store.joinsCallerTransaction {
+                attempt += 1
+            }
+        }
+    }
+
     public func void(_ ticketId: String, reason: String, now: Date, metadata: EventMetadata) throws {
         try tickets.handle(
             .void(VoidTicket(reason: reason, now: now)), on: Ticket.streamId(ticketId), metadata: metadata,

@@ -78,6 +78,54 @@ import Web
         }
     }
 
+    @Test func gatesAtTheDoorByCodeAndByNumberLetOnePersonInAndOnlyForTheirConcert() throws {
+        let world = try World()
+        let (_, orderId) = try paidOrder(world, "dan", quantity: 1)
+        try fulfil(world, orderId)
+        let ticket = try #require(try TicketQueries.ofOrder(orderId, on: world.connection).first)
+        let commands = world.tickets.commands(on: world.connection, store: world.store)
+        let now = Date()
+        // A gate that may not check this concert's tickets in finds no such ticket, and nothing changes.
+        #expect(throws: TicketError.notFound) {
+            try commands.checkIn(
+                at: .id(ticket.id), CheckInTicket(by: "stranger", gate: nil, now: now), metadata: EventMetadata()
+            ) { _ in false }
+        }
+        #expect(throws: TicketError.notFound) {
+            try commands.checkIn(
+                at: .number("EN-00000000-01"), CheckInTicket(by: "organiser", gate: nil, now: now),
+                metadata: EventMetadata()
+            ) { _ in true }
+        }
+        let outcomes = Locked<[String]>([])
+        let (url, store, tickets) = (world.url, world.store, world.tickets)
+        for _ in 0..<5 {
+            onThreads(8) { gate in
+                do {
+                    let connection = try Connection(url: url)
+                    let state = try tickets.commands(on: connection, store: store).checkIn(
+                        at: gate.isMultiple(of: 2) ? .id(ticket.id) : .number(ticket.number),
+                        CheckInTicket(by: "organiser", gate: "gate \(gate)", now: Date()), metadata: EventMetadata()
+                    ) { $0.concert.id == ticket.concertId }
+                    outcomes.withLock {
+                        $0.append(state.status == .checkedIn && state.issued?.number == ticket.number ? "in" : "?")
+                    }
+                } catch TicketError.alreadyCheckedIn {
+                    outcomes.withLock { $0.append("already") }
+                } catch {
+                    outcomes.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(outcomes.value.filter { $0 == "in" }.count == 1)
+        #expect(outcomes.value.filter { $0 == "already" }.count == 39)
+        #expect(
+            try TestDatabases.count(
+                "SELECT count(*)::int AS n FROM es_events WHERE stream_id = 'ticket-\(ticket.id)' AND event_type = 'TicketCheckedIn'",
+                on: world.connection) == 1)
+        #expect(try TicketQueries.find(id: ticket.id, on: world.connection)?.status == "checkedIn")
+    }
+
     @Test func twoGatesScanningOneTicketAtOnceLetOnePersonIn() throws {
         let world = try World()
         let (_, orderId) = try paidOrder(world, "cat", quantity: 1)

@@ -169,6 +169,22 @@ def test_forged_codes_unknown_tickets_and_strangers_are_refused(customer, organi
     expect_error(check_in(organiser, code=code), 409, "already_checked_in")
 
 
+def test_another_organisers_gate_finds_no_such_ticket_and_an_admins_checks_it_in(customer, concert, base_url):
+    order = buy(customer, [(concert["id"], "floor", 1)], online())
+    [ticket] = tickets_of(customer, order["id"], 1)
+    with new_customer(base_url, "stranger") as stranger, sign_in(base_url, "admin@encore.test") as admin:
+        promoted = admin.put(f"/api/users/{stranger.user['id']}/role", json={"role": "organiser"})
+        assert promoted.status_code == 200, promoted.text
+        expect_error(check_in(stranger, code=ticket["code"]), 404, "unknown_ticket")
+        expect_error(check_in(stranger, number=ticket["number"]), 404, "unknown_ticket")
+        assert customer.get(f"/api/tickets/{ticket['id']}").json()["ticket"]["status"] == "valid"
+        answer = check_in(admin, code=ticket["code"], gate="south")
+        assert answer.status_code == 200, answer.text
+    # The door's answer shows the ticket as its buyer sees it.
+    assert answer.json()["ticket"] == customer.get(f"/api/tickets/{ticket['id']}").json()["ticket"]
+    assert answer.json()["ticket"]["status"] == "checkedIn" and answer.json()["gate"] == "south"
+
+
 def test_a_refunded_orders_tickets_are_void_at_the_door(customer, organiser, concert):
     order = buy(customer, [(concert["id"], "balcony", 2)], online())
     tickets = tickets_of(customer, order["id"], 2)

@@ -3,8 +3,11 @@
 #
 #   1. Starts its own stack (so it disturbs no dev or test stack and starts from an empty
 #      database): PostgreSQL in .data/bench/postgres (port 5436, pg_stat_statements loaded),
-#      nginx on 127.0.0.1:8180 with the repository's nginx.conf, the pool with its
-#      background jobs. Stopped again at the end (FLASH_KEEP=1 leaves it running).
+#      nginx on 127.0.0.1:8180 with the repository's nginx.conf, localstripe (8451: each
+#      confirm makes its payment's intent there), the mail sink (2561), the pool with its
+#      background jobs and a ticket-signing key of its own. Stopped again at the end
+#      (FLASH_KEEP=1 leaves it running). bench/checkins.sh and bench/payments.sh use the same
+#      cluster and ports (bench/stack.sh), so the three take one lock.
 #   2. Calibrates the load generator (bench/flash-sale/flash.py) against wrk on a static file
 #      and on GET /healthz, so that it is visibly not the bottleneck.
 #   3. Set-up, not measured: 8,000 customers registered and signed in through the API (Argon2,
@@ -51,7 +54,8 @@
 #   FLASH_FLOOR_SECONDS=10  FLASH_FLOOR_BATCHES="1 2 4"  the SQL floor (step 4b); 0 seconds skips it
 #   FLASH_PROJECTION_WAIT=600  seconds to wait for the async projections to catch up with the
 #                          set-up before pgbench and the confirms (they would compete otherwise)
-#   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436  FLASH_STACK_DIR=.data/bench
+#   FLASH_HTTP_PORT=8180  FLASH_PG_PORT=5436  FLASH_STRIPE_PORT=8451  FLASH_MAIL_PORT=2561
+#   FLASH_STACK_DIR=.data/bench
 #   FLASH_PERF=1          also `perf record` the whole machine during the first round's confirms
 #   FLASH_TRACK_PLANNING=1  pg_stat_statements also times planning (plan_ms in its files; it
 #                         costs a little under load, so it is off by default)
@@ -99,19 +103,30 @@ PG_DIR="$STACK_DIR/postgres" PGDATA_DIR="$STACK_DIR/postgres/data" PG_RUN="$STAC
 PG_LOG="$STACK_DIR/postgres/postgres.log"
 OWN_PG=1
 DB_URL="postgresql://encore@/$DB_NAME?host=$(url_escape "$PG_RUN")&port=$PG_PORT"
+# A gateway, a mail server and a ticket key of its own (bench/stack.sh's): a confirm makes its
+# payment's intent at the gateway, and without these the pool would use the dev stack's
+# localstripe and mail sink on 8420 and 2525, or refuse to start (no ticket_signing_keys).
+STRIPE_PORT=${FLASH_STRIPE_PORT:-8451}
+STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
+STRIPE_WEBHOOK_SECRET=whsec_encore_bench_local
+MAIL_PORT=${FLASH_MAIL_PORT:-2561}
+MAIL_DIR="$STACK_DIR/mail"
+TICKET_KEY_FILE="$STACK_DIR/secrets/ticket-signing.key"
 # The pool's settings: only what this script passes (a developer's encore.conf stays out).
 export ENCORE_CONFIG="$STACK_DIR/encore.conf"
 export STACK STACK_DIR BASE_URL SOCKET PID_FILE LOG_FILE NGINX_PREFIX PGDATA_DIR PG_RUN PG_PORT DB_URL
+export STRIPE_PORT STRIPE_API_BASE STRIPE_WEBHOOK_SECRET MAIL_PORT MAIL_DIR
 
 mkdir -p "$STACK_DIR" "$RUN_DIR" "$LOG_DIR"
 if [[ ${1:-} == --stop ]]; then
     pg_prepare_dir
-    pool_stop; nginx_stop; pg_stop
+    pool_stop; nginx_stop; localstripe_stop; mailsink_stop; pg_stop
     rm -rf "$RUN_DIR/flash"
     exit 0
 fi
-exec 8>"$STACK_DIR/flash.lock"
-flock -n 8 || die "another bench/flash-sale/run.sh is running in $ENCORE_ROOT"
+# The lock of every script that uses this stack's cluster and ports (bench/stack.sh).
+exec 8>"$STACK_DIR/bench.lock"
+flock -n 8 || die "another benchmark uses the bench stack in $STACK_DIR"
 : >"$ENCORE_CONFIG"
 work="$RUN_DIR/flash"   # this run's tokens and figures; deleted at the end, never reused
 rm -rf "$work"
@@ -131,6 +146,8 @@ cleanup() {
     else
         pool_stop >/dev/null 2>&1 || true
         nginx_stop >/dev/null 2>&1 || true
+        localstripe_stop >/dev/null 2>&1 || true
+        mailsink_stop >/dev/null 2>&1 || true
         pg_stop >/dev/null 2>&1 || true
     fi
     exit "$rc"
@@ -169,6 +186,7 @@ trap cleanup EXIT
 pg_prepare_dir
 pool_stop
 nginx_stop
+localstripe_stop   # a fresh one every run: it slows as its store fills (docs/localstripe.md)
 pg_init
 {
     echo "shared_preload_libraries = 'pg_stat_statements'"
@@ -184,13 +202,15 @@ psql_db "$DB_NAME" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 step "Migrating and loading the demo data (the organiser)"
 "$ENCORE_BIN" migrate --database-url "$DB_URL" >"$LOG_DIR/migrate.txt" 2>&1 || { cat "$LOG_DIR/migrate.txt" >&2; die "encore migrate failed"; }
 "$ENCORE_BIN" seed --database-url "$DB_URL" >"$LOG_DIR/seed.txt" 2>&1 || { cat "$LOG_DIR/seed.txt" >&2; die "encore seed failed"; }
+localstripe_start 8>&-
+mailsink_start 8>&-
 nginx_start 8>&-
 : >"$NGINX_PREFIX/logs/access.log"
 nginx_cmd -s reopen
+localstripe_register_encore
+mapfile -t stack_env < <(stack_pool_env)
 
 main_bin=$ENCORE_BIN
-# `encore serve` needs a key for tickets' codes; this stack's is made afresh each run.
-ticket_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 shape_workers() { local s=${1%@*}; printf '%s' "${s%x*}"; }
 shape_threads() { local s=${1%@*}; printf '%s' "${s#*x}"; }
 shape_bin() { if [[ $1 == *@* ]]; then printf '%s' "${1#*@}"; else printf '%s' "$main_bin"; fi; }
@@ -200,8 +220,7 @@ start_pool() { # shape
     if [[ $ENCORE_BIN != "$main_bin" ]]; then
         "$ENCORE_BIN" migrate --database-url "$DB_URL" >>"$LOG_DIR/migrate.txt" 2>&1 || die "$ENCORE_BIN migrate failed"
     fi
-    pool_start ENCORE_WORKERS="$(shape_workers "$1")" ENCORE_THREADS="$(shape_threads "$1")" \
-        ENCORE_TICKET_SIGNING_KEYS="$ticket_key" >/dev/null 8>&-
+    pool_start "${stack_env[@]}" ENCORE_WORKERS="$(shape_workers "$1")" ENCORE_THREADS="$(shape_threads "$1")" >/dev/null 8>&-
     wait_healthy 60 >/dev/null || die "the pool ($1) did not become healthy; see $LOG_FILE"
 }
 setup_shape=${FLASH_SETUP_SHAPE:-2x8}

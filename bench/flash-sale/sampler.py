@@ -3,7 +3,9 @@
 background and stops it with SIGTERM). Every --interval seconds it samples
 
   - CPU time of each process group: PostgreSQL (the bench cluster's postmaster and its
-    children), the pool (the pool's session), nginx (master and workers), the load generator,
+    children), the pool (the pool's session; with --status-url its background processes apart,
+    as "jobs"), nginx (master and workers), the load generator,
+    any other named with --group (localstripe, the mail sink: bench/checkins.sh, payments.sh),
     and the whole machine from /proc/stat (so that other load on the machine shows);
   - pg_stat_activity of the benchmark database: what each client backend is doing (running
     on the CPU, waiting for a row lock, for the WAL flush, or idle / idle in transaction,
@@ -76,8 +78,13 @@ def main():
     p.add_argument("--psql", required=True, help="psql command line, one string (it reads SQL on stdin)")
     p.add_argument("--database", required=True)
     p.add_argument("--interval", type=float, default=0.1)
+    p.add_argument("--group", action="append", default=[],
+                   help="NAME=PIDFILE: another group, the process in PIDFILE (read at every sample) and its children")
+    p.add_argument("--status-url", help="the pool's /status: its background processes (projections, "
+                   "process managers, expiry, mailer...) are then the group 'jobs', apart from 'pool'")
     p.add_argument("--out", required=True)
     args = p.parse_args()
+    extra = [g.split("=", 1) for g in args.group]
 
     psql = subprocess.Popen(
         shlex.split(args.psql) + ["-X", "-q", "-tA", "-F", "\t"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -87,6 +94,17 @@ def main():
         "ELSE state END), count(*) FROM pg_stat_activity WHERE datname = '%s' AND backend_type = 'client backend' "
         "AND pid <> pg_backend_pid() GROUP BY 1;\nSELECT '--end--';\n" % args.database)
 
+    background = set()
+
+    def background_pids():
+        import urllib.request
+        try:
+            with urllib.request.urlopen(args.status_url, timeout=2) as r:
+                return {w["pid"] for w in json.load(r)["workers"] if w.get("kind", "http") != "http"}
+        except Exception:
+            return set()
+
+    known_pool = set()
     seen = {}  # pid -> (group, last cpu)
     group_cpu = collections.Counter()
     waits = collections.Counter()
@@ -114,15 +132,25 @@ def main():
         for pid in descendants(procs, [args.postmaster]):
             groups[pid] = "postgres"
         if args.pool_sid:
-            for pid, st in procs.items():
-                if st["sid"] == args.pool_sid:
-                    groups[pid] = "pool"
+            members = {pid for pid, st in procs.items() if st["sid"] == args.pool_sid}
+            if args.status_url and not members <= known_pool:
+                background = background_pids()
+                known_pool = members
+            for pid in members:
+                groups[pid] = "jobs" if pid in background else "pool"
         if args.nginx:
             for pid in descendants(procs, [args.nginx]):
                 groups[pid] = "nginx"
         if generator:
             for pid in descendants(procs, [generator]):
                 groups[pid] = "generator"
+        for name, pid_file in extra:
+            try:
+                root = int(open(pid_file).read().strip() or 0)
+            except (OSError, ValueError):
+                continue
+            for pid in descendants(procs, [root]):
+                groups[pid] = name
         for pid, group in groups.items():
             cpu = procs[pid]["cpu"]
             if pid in seen:

@@ -37,6 +37,27 @@ public struct TicketView: Sendable, Equatable, Encodable {
         case checkedInAt, voidReason, issuedAt
     }
 
+    /// The ticket as its own stream tells it (the same fields its row in `tickets` holds).
+    init(_ issued: TicketIssued, status: Ticket.Status, checkedInAt: Date?, voidReason: String?) {
+        id = issued.ticketId
+        number = issued.number
+        orderId = issued.orderId
+        concertId = issued.concert.id
+        concert = Concert(
+            id: issued.concert.id, name: issued.concert.name, venue: issued.concert.venue, city: issued.concert.city,
+            startsAt: issued.concert.startsAt)
+        ticketLevelId = issued.ticketLevelId
+        levelName = issued.levelName
+        holder = issued.holder
+        delivery = issued.delivery
+        self.status = status.rawValue
+        self.checkedInAt = checkedInAt
+        self.voidReason = voidReason
+        issuedAt = issued.issuedAt
+        userId = issued.userId
+        organiserId = issued.concert.organiserId
+    }
+
     init(row: Row) throws {
         id = try row.decode("id")
         number = try row.decode("number")

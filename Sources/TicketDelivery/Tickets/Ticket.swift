@@ -18,6 +18,9 @@ public enum Ticket: Decider {
         public var status: Status = .none
         public var checkedInAt: Date?
         public var voidReason: String?
+        /// The ticket as it was issued (its number, holder, concert and organiser): what the
+        /// door needs to know of it, from its own stream.
+        public var issued: TicketIssued?
     }
 
     public enum Command: Sendable, Equatable {
@@ -44,6 +47,7 @@ public enum Ticket: Decider {
             next.id = e.ticketId
             next.concertId = e.concert.id
             next.status = .valid
+            next.issued = e
         case .checkedIn(let e):
             next.status = .checkedIn
             next.checkedInAt = e.checkedInAt

@@ -80,33 +80,31 @@ struct TicketsAPI: Sendable {
             return trimmed
         }
         let now = Date()
+        let door = try doorTicket(code: body.code, number: body.number)
         let checkedIn = try context.database.with { connection -> CheckedIn in
-            let ticket = try find(code: body.code, number: body.number, on: connection)
-            guard TicketAccess.mayManage(organiserId: ticket.organiserId, principal) else { throw TicketError.notFound }
             let commands = TicketDeliveryCommands(connection: connection, store: store, mail: mail)
             let state = try commands.checkIn(
-                ticket.id, CheckInTicket(by: principal.userId, gate: gate?.isEmpty == true ? nil : gate, now: now),
-                metadata: EventMetadata(correlationId: request.requestId, userId: principal.userId))
-            var after = ticket
-            after.status = Ticket.Status.checkedIn.rawValue
-            after.checkedInAt = state.checkedInAt
+                at: door, CheckInTicket(by: principal.userId, gate: gate?.isEmpty == true ? nil : gate, now: now),
+                metadata: EventMetadata(correlationId: request.requestId, userId: principal.userId)
+            ) { TicketAccess.mayManage(organiserId: $0.concert.organiserId, principal) }
+            guard let issued = state.issued else { throw TicketError.notFound }
+            let after = TicketView(
+                issued, status: state.status, checkedInAt: state.checkedInAt, voidReason: state.voidReason)
             return CheckedIn(ticket: try withCode(after), checkedInAt: state.checkedInAt ?? now, gate: gate)
         }
         return try .json(checkedIn)
     }
 
-    /// The ticket a code or a number names.
-    func find(code: String?, number: String?, on connection: Connection) throws -> TicketView {
+    /// The ticket a code or a number names, before the database is asked: a code's signature
+    /// is checked here (422 `invalid_code` when no key of ours made it).
+    func doorTicket(code: String?, number: String?) throws -> TicketDeliveryCommands.DoorTicket {
         if let code, !code.isEmpty {
             guard code.count <= 200, let id = mail.codes.ticketId(from: code) else { throw TicketError.invalidCode }
-            guard let ticket = try TicketQueries.find(id: id, on: connection) else { throw TicketError.notFound }
-            return ticket
+            return .id(id)
         }
         if let number = number?.trimmingCharacters(in: .whitespaces).uppercased(), !number.isEmpty {
-            guard number.count <= 40, let ticket = try TicketQueries.find(number: number, on: connection) else {
-                throw TicketError.notFound
-            }
-            return ticket
+            guard number.count <= 40 else { throw TicketError.notFound }
+            return .number(number)
         }
         throw HTTPError.missing("code")
     }

@@ -16,6 +16,11 @@ import Synchronization
 /// before an answer: the request is not sent again, a confirm is not idempotent), start and
 /// end in nanoseconds from the first request, and the body in base64 (empty for statuses in
 /// `--drop-body-of`).
+///
+/// Instead of tokens, `--requests` gives whole requests, one per line in base64 (each its own
+/// method, path, headers and body: the check-ins' codes, the webhook deliveries' signatures),
+/// sent in that order as they are. `--clock-out` writes the wall clock (Unix nanoseconds) at
+/// the first request, so that the answers' times can be set against the database's.
 struct HTTPFireCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "http-fire", abstract: "Send one request per token over keep-alive connections.")
@@ -25,21 +30,41 @@ struct HTTPFireCommand: ParsableCommand {
     @Option(help: "Connections, spread over the threads.") var concurrency = 64
     @Option(help: "Threads, each with its own epoll loop.") var threads = 2
     @Option(help: "Request method.") var method = "POST"
-    @Option(help: "Request path.") var path: String
-    @Option(help: "File of bearer tokens, one per line, in the order to send them.") var tokens: String
+    @Option(help: "Request path.") var path = "/"
+    @Option(help: "File of bearer tokens, one per line, in the order to send them.") var tokens: String?
+    @Option(help: "File of whole requests, one per line in base64, in the order to send them.") var requests: String?
     @Option(help: "Where to write the answers.") var out: String
+    @Option(help: "Where to write the wall clock at the first request (Unix nanoseconds).") var clockOut: String?
     @Option(help: "Statuses whose bodies are not kept.") var dropBodyOf: [Int] = [201]
 
+    func validate() throws {
+        guard (tokens == nil) != (requests == nil) else { throw ValidationError("give --tokens or --requests") }
+    }
+
     func run() throws {
-        let lines = try String(contentsOfFile: tokens, encoding: .utf8).split(separator: "\n")
-        let requests = lines.map { token in
-            Array(
-                ("\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: encore-flash-sale\r\n"
-                    + "Authorization: Bearer \(token)\r\nContent-Length: 0\r\n\r\n").utf8)
+        let requests: [[UInt8]]
+        if let file = self.requests {
+            requests = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map { line in
+                guard let data = Data(base64Encoded: String(line)) else {
+                    throw ValidationError("a line of \(file) is not base64")
+                }
+                return Array(data)
+            }
+        } else {
+            let lines = try String(contentsOfFile: tokens ?? "", encoding: .utf8).split(separator: "\n")
+            requests = lines.map { token in
+                Array(
+                    ("\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: encore-flash-sale\r\n"
+                        + "Authorization: Bearer \(token)\r\nContent-Length: 0\r\n\r\n").utf8)
+            }
         }
         let answers = Answers(count: requests.count)
         let next = Counter()
+        let wallClock = Date().timeIntervalSince1970
         let start = monotonicNanoseconds()
+        if let clockOut {
+            try "\(Int64(wallClock * 1e9))\n".write(toFile: clockOut, atomically: false, encoding: .utf8)
+        }
         let target = Target(host: host, port: port)
         let connections = min(concurrency, max(1, requests.count))
         let threadCount = max(1, min(threads, connections))

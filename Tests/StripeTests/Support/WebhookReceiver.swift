@@ -21,14 +21,17 @@ final class WebhookReceiver: @unchecked Sendable {
     private let log: URL
 
     private static let script = #"""
-        import base64, http.server, json, sys
+        import base64, http.server, json, sys, threading
         out = open(sys.argv[1], "a")
+        lock = threading.Lock()  # the server answers on a thread per request: one line at a time
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                out.write(json.dumps({"path": self.path, "signature": self.headers.get("Stripe-Signature"),
-                                      "bodyBase64": base64.b64encode(body).decode()}) + "\n")
-                out.flush()
+                line = json.dumps({"path": self.path, "signature": self.headers.get("Stripe-Signature"),
+                                   "bodyBase64": base64.b64encode(body).decode()}) + "\n"
+                with lock:
+                    out.write(line)
+                    out.flush()
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -74,8 +77,10 @@ final class WebhookReceiver: @unchecked Sendable {
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Delivery.self, from: Data($0.utf8)) }
     }
 
-    /// Waits (polling) until a delivery satisfies `matches`, for at most `timeout`.
-    func waitFor(timeout: Duration = .seconds(15), _ matches: (Delivery) -> Bool) async -> Delivery? {
+    /// Waits (polling) until a delivery satisfies `matches`, for at most `timeout`. The emulator
+    /// sends every event to every endpoint one after another, on one event loop that the other
+    /// suites running at the same time keep busy, so a delivery can take a while.
+    func waitFor(timeout: Duration = .seconds(45), _ matches: (Delivery) -> Bool) async -> Delivery? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let found = deliveries.first(where: matches) { return found }

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A venue's time zone: an IANA identifier ("Europe/Warsaw") that the tz database knows.
 ///
@@ -179,29 +180,14 @@ public enum VenueClock {
     }
 }
 
-/// Days since 1970-01-01 and back (Howard Hinnant's algorithms), without a calendar object.
+/// Days since 1970-01-01 and back (`CivilCalendar`), with the names of days and months.
 enum CivilDays {
     static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        CivilCalendar.dayNumber(year: year, month: month, day: day)
     }
 
-    static func date(_ days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    static func date(_ days: Int) -> (year: Int, month: Int, day: Int) { CivilCalendar.date(dayNumber: days) }
 }

@@ -1,3 +1,5 @@
+import Postgres
+
 /// A calendar day (proleptic Gregorian), as the dashboard's rows and bars name it: no time,
 /// no zone (the read model has already cut time into the days of a zone).
 struct CivilDay: Sendable, Equatable, Comparable, Hashable {
@@ -15,13 +17,7 @@ struct CivilDay: Sendable, Equatable, Comparable, Hashable {
             let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
             (1...12).contains(month), (1...31).contains(day)
         else { return nil }
-        // Howard Hinnant's days-from-civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        number = era * 146_097 + doe - 719_468
+        number = CivilCalendar.dayNumber(year: year, month: month, day: day)
         guard iso == text else { return nil }  // 31 February and the like
     }
 
@@ -29,18 +25,8 @@ struct CivilDay: Sendable, Equatable, Comparable, Hashable {
 
     var next: CivilDay { CivilDay(number: number + 1) }
 
-    /// Year, month and day (Hinnant's civil-from-days).
-    var parts: (year: Int, month: Int, day: Int) {
-        let z = number + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    /// Year, month and day.
+    var parts: (year: Int, month: Int, day: Int) { CivilCalendar.date(dayNumber: number) }
 
     /// `2026-03-05`.
     var iso: String {

@@ -36,6 +36,8 @@
 #   BENCH_STATIC_PATH=/css/encore.css  DISCOVERY_CONCERTS=50000  DISCOVERY_CREATE_THREADS=8
 #   DISCOVERY_HTTP_PORT=8186  DISCOVERY_PG_PORT=5437  DISCOVERY_STACK_DIR=.data/discovery
 #   DISCOVERY_KEEP=1 (leave the stack running; stop it with `bench/discovery.sh --stop`)
+#   DISCOVERY_QUIET=2.5 DISCOVERY_QUIET_WAIT=300 (each state is measured once the 1-minute load
+#   average is below 2.5, or after 300 s)
 #   BENCH_NO_WRITE=1 (print only)  ENCORE_SKIP_BUILD=1 (use the release binary as it is)
 # Exit status: 0 when the goal is met, 3 when it is missed, 1 on errors.
 set -euo pipefail
@@ -167,7 +169,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 measure_state() { # name
     local r=$1 i n args out
     concerts_in[$r]=$(db_psql "SELECT count(*) FROM concerts")
-    load[$r]=$(cut -d' ' -f1-3 /proc/loadavg)
+    # Making 50,000 concerts leaves the load average high for a minute or two: both states
+    # are measured from the same calm (the load is recorded either way).
+    load[$r]=$(wait_for_quiet "${DISCOVERY_QUIET:-2.5}" "${DISCOVERY_QUIET_WAIT:-300}")
     for i in "${!paths[@]}"; do
         args=(-s --max-time 10)
         [[ -n ${auth[$i]} ]] && args+=(-H "${auth[$i]}")

@@ -130,19 +130,6 @@ for k in sys.argv[2].split("."):
     v = v.get(k, "") if isinstance(v, dict) else ""
 print(v)' "$1" "$2"; }
 
-# Waits until the 1-minute load average is below `limit` (or `wait` seconds have passed);
-# prints what it was at the end.
-wait_for_quiet() { # limit wait
-    local deadline=$((SECONDS + $2)) load
-    while :; do
-        load=$(cut -d' ' -f1 /proc/loadavg)
-        awk -v l="$load" -v m="$1" 'BEGIN { exit !(l < m) }' && break
-        ((SECONDS < deadline)) || { warn "load average still $load after $2 s; measuring anyway"; break; }
-        sleep 10
-    done
-    cut -d' ' -f1-3 /proc/loadavg
-}
-
 # The top statements of pg_stat_statements into a file (TSV), and "calls ms" of the top-level ones.
 pg_statements() { # file
     psql_db "$DB_NAME" "SELECT calls, round(total_exec_time)::bigint AS ms, round(mean_exec_time::numeric, 3) AS mean_ms, rows,

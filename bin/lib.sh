@@ -652,6 +652,19 @@ stack_pool_env() {
 }
 
 # ---------------------------------------------------------------------------- checks
+# Benchmarks: waits until the 1-minute load average is below `limit` (or `wait` seconds have passed);
+# prints what it was at the end.
+wait_for_quiet() { # limit wait
+    local deadline=$((SECONDS + $2)) load
+    while :; do
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        awk -v l="$load" -v m="$1" 'BEGIN { exit !(l < m) }' && break
+        ((SECONDS < deadline)) || { warn "load average still $load after $2 s; measuring anyway"; break; }
+        sleep 10
+    done
+    cut -d' ' -f1-3 /proc/loadavg
+}
+
 http_status() { # url
     curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$1" 2>/dev/null || true
 }

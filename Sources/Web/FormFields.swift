@@ -1,5 +1,3 @@
-import Mustache
-
 /// Text by field name, for a page that shows a form again: what was typed, or the error
 /// next to each field. A template reads `{{errors.email}}`, `{{#errors.email}}...{{/errors.email}}`
 /// or `{{typed.name}}`; a field with nothing is absent, never the text "nil".
@@ -30,9 +28,7 @@ public struct FormFields: Sendable {
     }
 }
 
-extension FormFields: MustacheParent, Encodable {
-    public func child(named name: String) -> Any? { texts[name] }
-
+extension FormFields: Encodable {
     public func encode(to encoder: Encoder) throws {
         try texts.encode(to: encoder)
     }

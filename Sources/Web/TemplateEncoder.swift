@@ -1,50 +1,49 @@
 import Foundation
 
-/// Turns a page's view model (any `Encodable` struct) into the dictionaries, arrays, strings,
-/// numbers and booleans the Mustache renderer looks names up in.
+/// Turns a page's view model (any `Encodable` struct) into the `TemplateValue` tree that
+/// templates render: objects, lists, text and booleans.
 ///
-/// Why: left to itself the renderer finds `{{name}}` in a struct through `Mirror`, which for
-/// every lookup reflects every stored property of the struct (and of each struct above it on
-/// the context stack, while it climbs), demangling their types: measured at about 60% of a
-/// worker's CPU for a signed-in concert page (bench/FINDINGS.md). The synthesised `encode(to:)`
-/// visits each property once, with no reflection, and a dictionary lookup is a hash.
+/// Why not reflection: finding `{{name}}` in a struct through `Mirror` reflects every stored
+/// property of the struct (and of each struct above it on the context stack, while it climbs),
+/// demangling their types. The synthesised `encode(to:)` visits each property once, with no
+/// reflection, and a lookup in the tree is a hash.
 ///
-/// The result keeps what Mustache saw before: a `nil` optional is absent (so the name is looked
-/// up in the enclosing context, as it was), booleans and arrays open sections, dates and other
-/// values that are not containers are kept as they are (and rendered as their description).
+/// A `nil` optional is absent (so the name is looked up in the enclosing context), booleans
+/// and lists open sections, numbers, dates and other values that are not containers become
+/// their text (`String(describing:)`).
 public struct TemplateEncoder {
     public init() {}
 
-    public func encode<T: Encodable>(_ value: T) throws -> Any {
+    public func encode<T: Encodable>(_ value: T) throws -> TemplateValue {
         if let kept = Self.keptAsIs(value) { return kept }
         let encoder = TreeEncoder(codingPath: [])
         try value.encode(to: encoder)
-        return encoder.storage?.value ?? [String: Any]()
+        return encoder.storage?.value ?? .object([:])
     }
 
     /// Values kept as they are: the ones that are not containers, whose own `encode(to:)`
     /// would call back into a single-value container (numbers of every width), or lose what a
     /// template shows (a date's description).
-    static func keptAsIs(_ value: Any) -> Any? {
+    static func keptAsIs(_ value: Any) -> TemplateValue? {
         switch value {
-        case let value as String: value
-        case let value as Bool: value
-        case let value as Int: value
-        case let value as Int64: value
-        case let value as Int32: value
-        case let value as Int16: value
-        case let value as Int8: value
-        case let value as UInt: value
-        case let value as UInt64: value
-        case let value as UInt32: value
-        case let value as UInt16: value
-        case let value as UInt8: value
-        case let value as Double: value
-        case let value as Float: value
-        case let value as Date: value
-        case let value as Decimal: value
-        case let value as UUID: value.uuidString
-        case let value as URL: value.absoluteString
+        case let value as String: .text(value)
+        case let value as Bool: .bool(value)
+        case let value as Int: .text(String(value))
+        case let value as Int64: .text(String(value))
+        case let value as Int32: .text(String(value))
+        case let value as Int16: .text(String(value))
+        case let value as Int8: .text(String(value))
+        case let value as UInt: .text(String(value))
+        case let value as UInt64: .text(String(value))
+        case let value as UInt32: .text(String(value))
+        case let value as UInt16: .text(String(value))
+        case let value as UInt8: .text(String(value))
+        case let value as Double: .text(String(describing: value))
+        case let value as Float: .text(String(describing: value))
+        case let value as Date: .text(String(describing: value))
+        case let value as Decimal: .text(String(describing: value))
+        case let value as UUID: .text(value.uuidString)
+        case let value as URL: .text(value.absoluteString)
         default: nil
         }
     }
@@ -56,16 +55,16 @@ private final class Node {
     enum Kind {
         case keyed([String: Node])
         case unkeyed([Node])
-        case value(Any)
+        case value(TemplateValue)
     }
     var kind: Kind
 
     init(_ kind: Kind) { self.kind = kind }
 
-    var value: Any {
+    var value: TemplateValue {
         switch kind {
-        case .keyed(let children): children.mapValues(\.value)
-        case .unkeyed(let items): items.map(\.value)
+        case .keyed(let children): .object(children.mapValues(\.value))
+        case .unkeyed(let items): .list(items.map(\.value))
         case .value(let value): value
         }
     }
@@ -125,10 +124,12 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func encodeNil(forKey key: Key) throws {}  // absent, as a nil optional was
-    mutating func encode(_ value: Bool, forKey key: Key) throws { set(Node(.value(value)), key) }
-    mutating func encode(_ value: String, forKey key: Key) throws { set(Node(.value(value)), key) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { set(Node(.value(value)), key) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { set(Node(.value(value)), key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { set(Node(.value(.bool(value))), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { set(Node(.value(.text(value))), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(Node(.value(.text(String(value)))), key) }
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        set(Node(.value(.text(String(describing: value)))), key)
+    }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         set(try TreeEncoder.node(for: value, codingPath: codingPath + [key]), key)
     }
@@ -165,11 +166,11 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         node.kind = .unkeyed(items)
     }
 
-    mutating func encodeNil() throws { append(Node(.value(NSNull()))) }
-    mutating func encode(_ value: Bool) throws { append(Node(.value(value))) }
-    mutating func encode(_ value: String) throws { append(Node(.value(value))) }
-    mutating func encode(_ value: Int) throws { append(Node(.value(value))) }
-    mutating func encode(_ value: Double) throws { append(Node(.value(value))) }
+    mutating func encodeNil() throws { append(Node(.value(.null))) }
+    mutating func encode(_ value: Bool) throws { append(Node(.value(.bool(value)))) }
+    mutating func encode(_ value: String) throws { append(Node(.value(.text(value)))) }
+    mutating func encode(_ value: Int) throws { append(Node(.value(.text(String(value))))) }
+    mutating func encode(_ value: Double) throws { append(Node(.value(.text(String(describing: value))))) }
     mutating func encode<T: Encodable>(_ value: T) throws {
         append(try TreeEncoder.node(for: value, codingPath: codingPath))
     }
@@ -195,11 +196,11 @@ private struct SingleContainer: SingleValueEncodingContainer {
     let encoder: TreeEncoder
     let codingPath: [CodingKey]
 
-    mutating func encodeNil() throws { encoder.storage = Node(.value(NSNull())) }
-    mutating func encode(_ value: Bool) throws { encoder.storage = Node(.value(value)) }
-    mutating func encode(_ value: String) throws { encoder.storage = Node(.value(value)) }
-    mutating func encode(_ value: Int) throws { encoder.storage = Node(.value(value)) }
-    mutating func encode(_ value: Double) throws { encoder.storage = Node(.value(value)) }
+    mutating func encodeNil() throws { encoder.storage = Node(.value(.null)) }
+    mutating func encode(_ value: Bool) throws { encoder.storage = Node(.value(.bool(value))) }
+    mutating func encode(_ value: String) throws { encoder.storage = Node(.value(.text(value))) }
+    mutating func encode(_ value: Int) throws { encoder.storage = Node(.value(.text(String(value)))) }
+    mutating func encode(_ value: Double) throws { encoder.storage = Node(.value(.text(String(describing: value)))) }
     mutating func encode<T: Encodable>(_ value: T) throws {
         encoder.storage = try TreeEncoder.node(for: value, codingPath: codingPath)
     }

@@ -68,26 +68,11 @@ cleanup() {
     local rc=$?
     [[ -n ${sampler_pid:-} ]] && kill "$sampler_pid" 2>/dev/null || true
     [[ -n ${perf_pid:-} ]] && kill -INT "$perf_pid" 2>/dev/null || true
-    rm -rf "$work"
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        info "BENCH_KEEP=1: the bench stack keeps running at $BASE_URL (stop: $0 --stop)"
-    else
-        bench_stack_stop >/dev/null 2>&1 || true
-    fi
-    exit "$rc"
+    bench_finish "$rc"
 }
 
 step "Gate rush: $orders orders of $per_mail tickets, $count check-ins over $connections connections"
-install_deps
-build_release
-bench_bin="$ENCORE_ROOT/.build/release/encore-bench"
-if [[ ${ENCORE_SKIP_BUILD:-0} != 1 ]]; then
-    (cd "$ENCORE_ROOT" && swift build -c release --product encore-bench) || die "release build of encore-bench failed"
-fi
-[[ -x $bench_bin ]] || die "no encore-bench at $bench_bin"
-commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
-((dirty == 0)) || commit+=" + $dirty changed files under Sources"
+bench_build
 trap cleanup EXIT
 
 # The e-mails wait in the outbox while the sink is down; the mailer tries again every 2 s at most.

@@ -78,26 +78,11 @@ rm -rf "$work"; mkdir -p "$work"
 cleanup() {
     local rc=$?
     [[ -n ${sampler_pid:-} ]] && kill "$sampler_pid" 2>/dev/null || true
-    rm -rf "$work"
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        info "BENCH_KEEP=1: the bench stack keeps running at $BASE_URL (stop: $0 --stop)"
-    else
-        bench_stack_stop >/dev/null 2>&1 || true
-    fi
-    exit "$rc"
+    bench_finish "$rc"
 }
 
 step "Payments: ${parts[*]}"
-install_deps
-build_release
-bench_bin="$ENCORE_ROOT/.build/release/encore-bench"
-if [[ ${ENCORE_SKIP_BUILD:-0} != 1 ]]; then
-    (cd "$ENCORE_ROOT" && swift build -c release --product encore-bench) || die "release build of encore-bench failed"
-fi
-[[ -x $bench_bin ]] || die "no encore-bench at $bench_bin"
-commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
-((dirty == 0)) || commit+=" + $dirty changed files under Sources"
+bench_build
 trap cleanup EXIT
 
 BENCH_POOL_SHAPE=$storm_shape bench_stack_start ENCORE_HOLD_SECONDS=3600

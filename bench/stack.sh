@@ -143,3 +143,31 @@ pg_statements() { # file
 pg_commits() { # -> commits of the database so far
     psql_db "$DB_NAME" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
 }
+
+# The release binaries (encore, encore-bench; ENCORE_SKIP_BUILD=1 takes them as they are):
+# sets `bench_bin`, and `commit` as the results name it.
+bench_build() {
+    install_deps
+    build_release
+    bench_bin="$ENCORE_ROOT/.build/release/encore-bench"
+    if [[ ${ENCORE_SKIP_BUILD:-0} != 1 ]]; then
+        (cd "$ENCORE_ROOT" && swift build -c release --product encore-bench) || die "release build of encore-bench failed"
+    fi
+    [[ -x $bench_bin ]] || die "no encore-bench at $bench_bin"
+    commit=$(git -C "$ENCORE_ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+    dirty=$(git -C "$ENCORE_ROOT" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
+    ((dirty == 0)) || commit+=" + $dirty changed files under Sources"
+}
+
+# The end of a run (from its EXIT trap): removes the run's work folder `work`, stops the stack
+# unless BENCH_KEEP=1, and exits with `rc`.
+bench_finish() { # rc
+    local rc=$1
+    rm -rf "$work"
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+        info "BENCH_KEEP=1: the bench stack keeps running at $BASE_URL (stop: $0 --stop)"
+    else
+        bench_stack_stop >/dev/null 2>&1 || true
+    fi
+    exit "$rc"
+}

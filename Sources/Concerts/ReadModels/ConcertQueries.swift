@@ -33,7 +33,8 @@ public struct ConcertView: Sendable, Equatable, Encodable {
     public var label: String { artist + (title.isEmpty ? "" : " — " + title) + ", " + city }
     public var isSoldOut: Bool { !isCancelled && ticketLevels.allSatisfy { $0.available == 0 } }
 
-    init(row: Row, availability: [String: Int]) throws {
+    /// The `concerts` row's columns, with the levels as the caller found them.
+    private init(row: Row, levels: [Level]) throws {
         id = try row.decode("id")
         organiserId = try row.decode("organiser_id")
         artist = try row.decode("artist")
@@ -47,33 +48,25 @@ public struct ConcertView: Sendable, Equatable, Encodable {
         minPrice = try row.decode("min_price")
         updatedAt = try row.decode("updated_at")
         version = try row.decode("version")
+        ticketLevels = levels
+    }
+
+    init(row: Row, availability: [String: Int]) throws {
         let levels = try JSONDecoder().decode(
             [TicketLevel].self, from: Data((try row.decode("ticket_levels", as: String.self)).utf8))
-        ticketLevels = levels.map {
-            Level(
-                id: $0.id, name: $0.name, capacity: $0.capacity, price: $0.price,
-                available: availability[$0.id] ?? $0.capacity)
-        }
+        try self.init(
+            row: row,
+            levels: levels.map {
+                Level(
+                    id: $0.id, name: $0.name, capacity: $0.capacity, price: $0.price,
+                    available: availability[$0.id] ?? $0.capacity)
+            })
     }
 
     /// From `ConcertCatalog.find`'s rows: the concert's columns in each, one row per level
     /// (its `level_*` columns; one row with none for a concert without levels).
     init(levelRows rows: [Row]) throws {
-        let row = rows[0]
-        id = try row.decode("id")
-        organiserId = try row.decode("organiser_id")
-        artist = try row.decode("artist")
-        title = try row.decode("title")
-        venue = try row.decode("venue")
-        city = try row.decode("city")
-        startsAt = try row.decode("starts_at")
-        timeZone = try row.decode("time_zone")
-        currency = try row.decode("currency")
-        status = try row.decode("status")
-        minPrice = try row.decode("min_price")
-        updatedAt = try row.decode("updated_at")
-        version = try row.decode("version")
-        ticketLevels = try rows.compactMap { row in
+        let levels = try rows.compactMap { row -> Level? in
             guard let levelId = try row.decodeIfPresent("level_id", as: String.self) else { return nil }
             let capacity = try row.decode("level_capacity", as: Int.self)
             return Level(
@@ -81,6 +74,7 @@ public struct ConcertView: Sendable, Equatable, Encodable {
                 price: try row.decode("level_price"),
                 available: try row.decodeIfPresent("level_available", as: Int.self) ?? capacity)
         }
+        try self.init(row: rows[0], levels: levels)
     }
 
     enum CodingKeys: String, CodingKey {

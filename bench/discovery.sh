@@ -54,31 +54,12 @@ static_path=${BENCH_STATIC_PATH:-/css/encore.css}
 total=${DISCOVERY_CONCERTS:-50000}
 results="$ENCORE_ROOT/bench/RESULTS.md"
 
-# The dev stack's functions from bin/lib.sh, pointed at a stack of this script's own.
-# shellcheck disable=SC2034  # these variables are read by bin/lib.sh's functions
-stack_init dev
-unset DATABASE_URL
-STACK=discovery
-STACK_DIR=${DISCOVERY_STACK_DIR:-$ENCORE_ROOT/.data/discovery}
-PG_PORT=${DISCOVERY_PG_PORT:-5437}
-DB_NAME=encore_discovery
-HTTP_LISTEN=127.0.0.1:${DISCOVERY_HTTP_PORT:-8186}
-HTTP_PORT=${HTTP_LISTEN##*:}
-BASE_URL="http://$HTTP_LISTEN"
-RUN_DIR="$STACK_DIR/run" LOG_DIR="$STACK_DIR/log"
-SOCKET="$RUN_DIR/encore.sock" PID_FILE="$RUN_DIR/encore.pid" SID_FILE="$RUN_DIR/encore.sid"
-LOG_FILE="$LOG_DIR/encore.log"
-NGINX_PREFIX="$STACK_DIR/nginx" NGINX_CONF="$STACK_DIR/nginx/nginx.conf"
-NGINX_PID="$STACK_DIR/nginx/nginx.pid" NGINX_ERROR_LOG="$STACK_DIR/nginx/logs/error.log"
-PG_DIR="$STACK_DIR/postgres" PGDATA_DIR="$STACK_DIR/postgres/data" PG_RUN="$STACK_DIR/postgres/run"
-PG_LOG="$STACK_DIR/postgres/postgres.log"
-TICKET_KEY_FILE="$STACK_DIR/secrets/ticket-signing.key"
-OWN_PG=1
-DB_URL="postgresql://encore@/$DB_NAME?host=$(url_escape "$PG_RUN")&port=$PG_PORT"
-export ENCORE_CONFIG="$STACK_DIR/encore.conf"  # only what this script passes
-export STACK STACK_DIR BASE_URL SOCKET PID_FILE LOG_FILE NGINX_PREFIX PGDATA_DIR PG_RUN PG_PORT DB_URL
-
-mkdir -p "$STACK_DIR" "$RUN_DIR" "$LOG_DIR"
+# bin/lib.sh's functions pointed at a stack of this script's own (bench/stack.sh's variables;
+# it starts no gateway or mail server).
+# shellcheck source=bench/stack.sh
+source "$HERE/stack.sh"
+bench_stack_init encore_discovery discovery "${DISCOVERY_STACK_DIR:-$ENCORE_ROOT/.data/discovery}" \
+    "${DISCOVERY_PG_PORT:-5437}" "${DISCOVERY_HTTP_PORT:-8186}"
 if [[ ${1:-} == --stop ]]; then
     pg_prepare_dir
     pool_stop; nginx_stop; pg_stop

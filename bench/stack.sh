@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# bench/stack.sh: the bench stack of bench/checkins.sh and bench/payments.sh. Source it after
+# bench/stack.sh: the bench stack of bench/checkins.sh, bench/payments.sh and the flash sale (and
+# the variables of bench/discovery.sh's own stack). Source it after
 # bin/lib.sh. It is the flash sale's stack (bench/flash-sale/run.sh: .data/bench, PostgreSQL
 # 5436 with pg_stat_statements, nginx 8180) with the rest of a stack that sells for real:
 # localstripe (8451), the mail sink (2561), a ticket-signing key of its own, a public URL.
@@ -11,15 +12,17 @@
 #   BENCH_STACK_DIR=.data/bench
 #   BENCH_KEEP=1          leave the stack running afterwards (stop: the script with --stop)
 
-# Sets the stack's paths and ports (bin/lib.sh's variables), for database `db`.
-bench_stack_init() { # db
+# Sets the stack's paths and ports (bin/lib.sh's variables), for database `db`. The flash sale
+# and bench/discovery.sh use it too, with a stack name, folder and ports of their own given as
+# arguments (defaults: the BENCH_* settings).
+bench_stack_init() { # db [name dir pg_port http_port]
     stack_init dev
     unset DATABASE_URL
-    STACK=bench
-    STACK_DIR=${BENCH_STACK_DIR:-$ENCORE_ROOT/.data/bench}
-    PG_PORT=${BENCH_PG_PORT:-5436}
+    STACK=${2:-bench}
+    STACK_DIR=${3:-${BENCH_STACK_DIR:-$ENCORE_ROOT/.data/bench}}
+    PG_PORT=${4:-${BENCH_PG_PORT:-5436}}
     DB_NAME=$1
-    HTTP_LISTEN=127.0.0.1:${BENCH_HTTP_PORT:-8180}
+    HTTP_LISTEN=127.0.0.1:${5:-${BENCH_HTTP_PORT:-8180}}
     HTTP_PORT=${HTTP_LISTEN##*:}
     BASE_URL="http://$HTTP_LISTEN"
     RUN_DIR="$STACK_DIR/run" LOG_DIR="$STACK_DIR/log"

@@ -84,49 +84,21 @@ seed=${FLASH_SEED:-6}
 results_md="$ENCORE_ROOT/bench/RESULTS.md"
 
 # ---------------------------------------------------------------------------- the bench stack
-# The dev stack's functions from bin/lib.sh, pointed at .data/bench.
-stack_init dev
-unset DATABASE_URL
-STACK=bench
-STACK_DIR=${FLASH_STACK_DIR:-$ENCORE_ROOT/.data/bench}
-PG_PORT=${FLASH_PG_PORT:-5436}
-DB_NAME=encore_flash
-HTTP_LISTEN=127.0.0.1:${FLASH_HTTP_PORT:-8180}
-HTTP_PORT=${HTTP_LISTEN##*:}
-BASE_URL="http://$HTTP_LISTEN"
-RUN_DIR="$STACK_DIR/run" LOG_DIR="$STACK_DIR/log"
-SOCKET="$RUN_DIR/encore.sock" PID_FILE="$RUN_DIR/encore.pid" SID_FILE="$RUN_DIR/encore.sid"
-LOG_FILE="$LOG_DIR/encore.log"
-NGINX_PREFIX="$STACK_DIR/nginx" NGINX_CONF="$STACK_DIR/nginx/nginx.conf"
-NGINX_PID="$STACK_DIR/nginx/nginx.pid" NGINX_ERROR_LOG="$STACK_DIR/nginx/logs/error.log"
-PG_DIR="$STACK_DIR/postgres" PGDATA_DIR="$STACK_DIR/postgres/data" PG_RUN="$STACK_DIR/postgres/run"
-PG_LOG="$STACK_DIR/postgres/postgres.log"
-OWN_PG=1
-DB_URL="postgresql://encore@/$DB_NAME?host=$(url_escape "$PG_RUN")&port=$PG_PORT"
-# A gateway, a mail server and a ticket key of its own (bench/stack.sh's): a confirm makes its
-# payment's intent at the gateway, and without these the pool would use the dev stack's
-# localstripe and mail sink on 8420 and 2525, or refuse to start (no ticket_signing_keys).
-STRIPE_PORT=${FLASH_STRIPE_PORT:-8451}
-STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
-STRIPE_WEBHOOK_SECRET=whsec_encore_bench_local
-MAIL_PORT=${FLASH_MAIL_PORT:-2561}
-MAIL_DIR="$STACK_DIR/mail"
-TICKET_KEY_FILE="$STACK_DIR/secrets/ticket-signing.key"
-# The pool's settings: only what this script passes (a developer's encore.conf stays out).
-export ENCORE_CONFIG="$STACK_DIR/encore.conf"
-export STACK STACK_DIR BASE_URL SOCKET PID_FILE LOG_FILE NGINX_PREFIX PGDATA_DIR PG_RUN PG_PORT DB_URL
-export STRIPE_PORT STRIPE_API_BASE STRIPE_WEBHOOK_SECRET MAIL_PORT MAIL_DIR
-
-mkdir -p "$STACK_DIR" "$RUN_DIR" "$LOG_DIR"
+# bin/lib.sh's functions pointed at .data/bench (bench/stack.sh): with a gateway, a mail server
+# and a ticket key of its own, as a confirm makes its payment's intent at the gateway, and
+# without these the pool would use the dev stack's localstripe and mail sink, or refuse to start.
+# shellcheck source=bench/stack.sh
+source "$HERE/../stack.sh"
+BENCH_STRIPE_PORT=${FLASH_STRIPE_PORT:-8451} BENCH_MAIL_PORT=${FLASH_MAIL_PORT:-2561} \
+    bench_stack_init encore_flash bench "${FLASH_STACK_DIR:-$ENCORE_ROOT/.data/bench}" \
+    "${FLASH_PG_PORT:-5436}" "${FLASH_HTTP_PORT:-8180}"
 if [[ ${1:-} == --stop ]]; then
     pg_prepare_dir
     pool_stop; nginx_stop; localstripe_stop; mailsink_stop; pg_stop
     rm -rf "$RUN_DIR/flash"
     exit 0
 fi
-# The lock of every script that uses this stack's cluster and ports (bench/stack.sh).
-exec 8>"$STACK_DIR/bench.lock"
-flock -n 8 || die "another benchmark uses the bench stack in $STACK_DIR"
+bench_stack_lock
 : >"$ENCORE_CONFIG"
 work="$RUN_DIR/flash"   # this run's tokens and figures; deleted at the end, never reused
 rm -rf "$work"

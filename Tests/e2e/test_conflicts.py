@@ -113,6 +113,11 @@ def test_every_appending_api_route_answers_409_and_changes_nothing(world, db):
         ("confirm", lambda: customer.post("/api/cart/confirm")),
         ("empty cart", lambda: customer.post("/api/cart/cancel")),
         ("cancel reservation", lambda: customer.post(f"/api/reservations/{world['reservation']}/cancel")),
+        # Finance's appends (issue 23), through the same handlers and error mapping.
+        ("financial details", lambda: customer.put("/api/me/financial-info", json={
+            "legalName": "Anna Kowalska",
+            "address": {"line1": "ul. Długa 1", "postalCode": "00-950", "city": "Warszawa", "country": "PL"}})),
+        ("VAT rate", lambda: organiser.put(f"/api/concerts/{concert['id']}/vat-rate", json={"vatRate": 23})),
     ]
     before = events(db)
     with every_append_conflicts(db):

@@ -48,7 +48,7 @@ public final class Templates: Sendable {
         guard let nodes = templates[name] else { throw Error.missingTemplate(name) }
         var renderer = Renderer(templates: templates)
         renderer.stack.append(value)
-        renderer.render(nodes, blocks: [:])
+        try renderer.render(nodes, blocks: [:])
         return renderer.out
     }
 }
@@ -65,7 +65,7 @@ private struct Renderer {
     }
 
     /// `blocks` are the `{{$name}}` contents that inheriting templates gave, outermost first.
-    mutating func render(_ nodes: [TemplateNode], blocks: [String: [TemplateNode]]) {
+    mutating func render(_ nodes: [TemplateNode], blocks: [String: [TemplateNode]]) throws {
         for node in nodes {
             switch node {
             case .text(let text):
@@ -79,41 +79,41 @@ private struct Renderer {
             case .section(let path, let inverted, let body):
                 let value = lookup(path)
                 if inverted {
-                    if !Self.isTruthy(value) { render(body, blocks: blocks) }
+                    if !Self.isTruthy(value) { try render(body, blocks: blocks) }
                     continue
                 }
                 switch value {
                 case nil, .null?, .bool(false)?: break
-                case .bool(true)?: render(body, blocks: blocks)
+                case .bool(true)?: try render(body, blocks: blocks)
                 case .list(let items)?:
                     for item in items {
                         stack.append(item)
-                        render(body, blocks: blocks)
+                        try render(body, blocks: blocks)
                         stack.removeLast()
                     }
                 case let value?:
                     stack.append(value)
-                    render(body, blocks: blocks)
+                    try render(body, blocks: blocks)
                     stack.removeLast()
                 }
             case .partial(let name, let indentation):
-                // A partial or layout that is not loaded renders as nothing (some loads, such as
-                // an e-mail's in tests, take one context's folder without the site's layout).
-                guard let partial = templates[name] else { continue }
+                // Checked here rather than at load: some loads (an e-mail's, in tests) take one
+                // context's folder without the site's layout, which their templates never use.
+                guard let partial = templates[name] else { throw Templates.Error.missingTemplate(name) }
                 if indentation.isEmpty {
-                    render(partial, blocks: blocks)
+                    try render(partial, blocks: blocks)
                 } else {
                     var inner = Renderer(templates: templates)
                     inner.stack = stack
-                    inner.render(partial, blocks: blocks)
+                    try inner.render(partial, blocks: blocks)
                     Self.indent(inner.out, by: indentation, into: &out)
                 }
             case .parent(let name, let given):
-                guard let parent = templates[name] else { continue }
+                guard let parent = templates[name] else { throw Templates.Error.missingTemplate(name) }
                 // The outermost template's blocks win over those of templates it inherits from.
-                render(parent, blocks: blocks.merging(given) { outer, _ in outer })
+                try render(parent, blocks: blocks.merging(given) { outer, _ in outer })
             case .block(let name, let defaultBody):
-                render(blocks[name] ?? defaultBody, blocks: blocks)
+                try render(blocks[name] ?? defaultBody, blocks: blocks)
             }
         }
     }

@@ -184,6 +184,18 @@ struct TemplateRendererTests {
         #expect(throws: Templates.Error.self) { try Templates(directories: [folder.path]) }
     }
 
+    @Test func aMissingPartialOrLayoutIsAnErrorNotAnEmptyPage() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "a{{>nowhere}}b".write(to: folder.appendingPathComponent("p.mustache"), atomically: true, encoding: .utf8)
+        try "{{<nolayout}}{{$x}}y{{/x}}{{/nolayout}}".write(
+            to: folder.appendingPathComponent("l.mustache"), atomically: true, encoding: .utf8)
+        let templates = try Templates(directories: [folder.path])
+        #expect(throws: Templates.Error.self) { try templates.render("p", Model(value: .object([:]))) }
+        #expect(throws: Templates.Error.self) { try templates.render("l", Model(value: .object([:]))) }
+    }
+
     /// A view model that is a `TemplateValue` already.
     struct Model: Encodable {
         let value: TemplateValue

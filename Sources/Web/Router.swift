@@ -157,7 +157,15 @@ public struct Router<Context>: Sendable {
     /// What a route's error answers: its HTTP face; 503 when PostgreSQL is gone or the statement
     /// ran out of time; otherwise a logged, generic 500.
     static func face(of error: Error, request: HTTPRequest, logger: Logger) -> HTTPError {
-        if let face = HTTPError.face(of: error) { return face }
+        if let face = HTTPError.face(of: error) {
+            // A context's own 5xx (a gateway down or refusing): the answer says it is logged.
+            if face.status >= 500 {
+                logger.warning(
+                    "request failed",
+                    metadata: ["path": "\(request.path)", "code": "\(face.code)", "error": "\(error)"])
+            }
+            return face
+        }
         switch error {
         case let error as PostgresError where error.kind == .connection || error.isServerUnavailable:
             logger.warning("database unavailable", metadata: ["path": "\(request.path)", "error": "\(error)"])

@@ -188,4 +188,25 @@ import Web
         #expect(try orders(world).load("\(checkoutId)-1").status == .refunded)
         #expect(try shard(world) == (0, 0))
     }
+
+    @Test func aFreeOrderIsNotRefundedAtTheGateway() throws {
+        let world = try World()
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
+        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 4, 0)])
+        try world.cart("hal", [("dua", "standing", 1), ("free", "floor", 1)])
+        let checkoutId = try #require(try world.confirm("hal").first?.checkoutId)
+        world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
+        #expect(try payments(world).pay(checkoutId, paymentMethod: try card("4242424242424242")) == .paid)
+        let payment = try payments(world).load(checkoutId)
+        let free = try #require(payment.orders.first { $0.amount == 0 }).orderId
+        let before = try world.connection.query("SELECT count(*)::int AS n FROM es_events").rows[0].decode(
+            "n", as: Int.self)
+        // Asking the gateway for a refund of nothing would be refused (a 502 to the organiser).
+        #expect(throws: PaymentError.notRefundable(left: 0)) {
+            try payments(world).refund(checkoutId, orderIds: [free], reason: "requested_by_organiser")
+        }
+        let after = try world.connection.query("SELECT count(*)::int AS n FROM es_events").rows[0].decode(
+            "n", as: Int.self)
+        #expect(after == before)
+    }
 }

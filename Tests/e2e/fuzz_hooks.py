@@ -20,3 +20,24 @@ def _from_source(address, *args, **kwargs):
 
 
 connection.create_connection = _from_source
+
+
+# Hypothesis describes a strategy's lambdas by parsing their source file with `ast.parse`, deep in
+# the stack of a draw and under the raised recursion limit it runs tests with. CPython 3.11.7 then
+# fails with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905), and
+# schemathesis reports a "Runtime Error" for the operation whose schema needed the description
+# (POST /api/concerts' body). The description is only a name in a message: fall back to the one
+# Hypothesis itself gives a lambda whose source it cannot read.
+from hypothesis.internal import lambda_sources  # noqa: E402
+
+_lambda_description = lambda_sources._lambda_description
+
+
+def _described(f):
+    try:
+        return _lambda_description(f)
+    except SystemError:
+        return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _described

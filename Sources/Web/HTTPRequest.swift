@@ -14,6 +14,9 @@ public struct HTTPRequest: Sendable {
     public internal(set) var routeParameters: [String: String] = [:]
     /// nginx's `$request_id` (the correlation id of everything this request causes).
     public let requestId: String
+    /// The `Cookie` header's cookies by name (the first of a name wins), read once: several
+    /// steps of a request look at them (session, CSRF, the page cache's decision).
+    public let cookies: [String: String]
 
     public init(_ raw: FastCGIRequest) {
         method = raw.method.uppercased()
@@ -22,6 +25,7 @@ public struct HTTPRequest: Sendable {
         body = raw.body
         params = raw.params
         requestId = raw.params["REQUEST_ID"] ?? Digest.hex(SecureRandom.bytes(16))
+        cookies = raw.params["HTTP_COOKIE"].map(Self.parseCookies) ?? [:]
     }
 
     /// A request header, by its HTTP name (`Content-Type`, `Authorization`).
@@ -55,14 +59,30 @@ public struct HTTPRequest: Sendable {
     /// Whether the client reached nginx over HTTPS.
     public var isSecure: Bool { params["HTTPS"] == "on" || params["REQUEST_SCHEME"] == "https" }
 
-    public var cookies: [String: String] {
-        guard let header = header("Cookie") else { return [:] }
+    /// `name=value; name2=value2`, with the spaces and tabs around names and values left out
+    /// and pairs with an empty name or value ignored,
+    /// by UTF-8 bytes (Foundation's `trimmingCharacters` was a tenth of a signed-in page's CPU).
+    static func parseCookies(_ header: String) -> [String: String] {
         var result: [String: String] = [:]
-        for part in header.split(separator: ";") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { continue }
-            let name = pair[0].trimmingCharacters(in: .whitespaces)
-            if result[name] == nil { result[name] = pair[1].trimmingCharacters(in: .whitespaces) }
+        let bytes = Array(header.utf8)
+        func trimmed(_ range: Range<Int>) -> String {
+            var lower = range.lowerBound
+            var upper = range.upperBound
+            while lower < upper, bytes[lower] == UInt8(ascii: " ") || bytes[lower] == UInt8(ascii: "\t") { lower += 1 }
+            while upper > lower, bytes[upper - 1] == UInt8(ascii: " ") || bytes[upper - 1] == UInt8(ascii: "\t") {
+                upper -= 1
+            }
+            return String(decoding: bytes[lower..<upper], as: UTF8.self)
+        }
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            if let equals = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                let name = trimmed(start..<equals)
+                let value = trimmed(equals + 1..<end)
+                if !name.isEmpty, !value.isEmpty, result[name] == nil { result[name] = value }
+            }
+            start = end + 1
         }
         return result
     }

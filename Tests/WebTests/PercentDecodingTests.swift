@@ -42,3 +42,23 @@ import Testing
             HTTPRequest.cgiName(ofHeader: name) == "HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_"))
     }
 }
+
+@Suite struct CookieHeaderTests {
+    @Test func readsEachCookieOnceWithTheSpacesAroundItLeftOut() {
+        #expect(
+            HTTPRequest.parseCookies(" encore_session=abc ;\tencore_csrf = x-y_z ;theme=dark=blue")
+                == ["encore_session": "abc", "encore_csrf": "x-y_z", "theme": "dark=blue"])
+    }
+
+    @Test func theFirstOfANameWinsAndEmptyPairsAreIgnored() {
+        #expect(HTTPRequest.parseCookies("a=1; a=2; =3; b=; c; ;; d=4") == ["a": "1", "d": "4"])
+        #expect(HTTPRequest.parseCookies("") == [:])
+        #expect(HTTPRequest.parseCookies("é=ü; x=\u{1F3B8}") == ["é": "ü", "x": "\u{1F3B8}"])
+    }
+
+    @Test func aRequestReadsItsCookieHeader() {
+        let request = HTTPRequest(FastCGIRequest(params: ["HTTP_COOKIE": "encore_session=t1"], body: []))
+        #expect(request.cookies == ["encore_session": "t1"])
+        #expect(HTTPRequest(FastCGIRequest(params: [:], body: [])).cookies.isEmpty)
+    }
+}

@@ -142,12 +142,26 @@ private struct Renderer {
         }
     }
 
+    /// `indentation` before every line of `text` that has a character (a line break counts),
+    /// by UTF-8 bytes: the lines are copied whole. A line ends at "\n"; "\r\n" is one
+    /// character in Swift, and a line ending in it is not ended, as when this went by characters.
     static func indent(_ text: String, by indentation: String, into out: inout String) {
-        var lineStart = true
-        for character in text {
-            if lineStart { out += indentation }
-            out.append(character)
-            lineStart = character == "\n"
+        var text = text
+        text.withUTF8 { bytes in
+            var lineStart = 0
+            var index = 0
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "\n"), index == 0 || bytes[index - 1] != UInt8(ascii: "\r") {
+                    out += indentation
+                    out += String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart...index]), as: UTF8.self)
+                    lineStart = index + 1
+                }
+                index += 1
+            }
+            if lineStart < bytes.count {
+                out += indentation
+                out += String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart...]), as: UTF8.self)
+            }
         }
     }
 

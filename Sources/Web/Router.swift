@@ -26,9 +26,15 @@ public struct Router<Context>: Sendable {
     }
 
     private var routes: [Route] = []
-    /// The routes' indexes by their number of segments: a path is compared only with routes
-    /// as long as it is.
-    private var bySegmentCount: [Int: [Int]] = [:]
+    /// The routes' indexes (ascending) by their number of segments and first segment, or
+    /// `:` for a first segment that captures: a path is compared only with routes as long as
+    /// it is that start with its first segment or a capture.
+    private var byShape: [Shape: [Int]] = [:]
+
+    struct Shape: Hashable {
+        let count: Int
+        let first: String
+    }
 
     public init() {}
 
@@ -39,7 +45,13 @@ public struct Router<Context>: Sendable {
             guard let dot = name.firstIndex(of: ".") else { return .capture(String(name), suffix: "") }
             return .capture(String(name[..<dot]), suffix: String(name[dot...]))
         }
-        bySegmentCount[segments.count, default: []].append(routes.count)
+        let first: String =
+            switch segments.first {
+            case .literal(let text)?: text
+            case .capture?: ":"
+            case nil: ""
+            }
+        byShape[Shape(count: segments.count, first: first), default: []].append(routes.count)
         routes.append(Route(method: method.uppercased(), segments: segments, handler: handler))
     }
 
@@ -74,7 +86,20 @@ public struct Router<Context>: Sendable {
     public func match(method: String, path: String) -> Match {
         let parts = Router.split(path)
         var allowed: [String] = []
-        for index in bySegmentCount[parts.count] ?? [] {
+        // The two lists merged, so that routes are tried in the order they were added.
+        let named = byShape[Shape(count: parts.count, first: parts.first.map(String.init) ?? "")] ?? []
+        let captured = parts.isEmpty ? [] : byShape[Shape(count: parts.count, first: ":")] ?? []
+        var (nextNamed, nextCaptured) = (0, 0)
+        while nextNamed < named.count || nextCaptured < captured.count {
+            let index: Int
+            if nextCaptured == captured.count || (nextNamed < named.count && named[nextNamed] < captured[nextCaptured])
+            {
+                index = named[nextNamed]
+                nextNamed += 1
+            } else {
+                index = captured[nextCaptured]
+                nextCaptured += 1
+            }
             let route = routes[index]
             guard let captures = Router.captures(route.segments, parts) else { continue }
             if route.method == method || (method == "HEAD" && route.method == "GET") {
@@ -90,20 +115,24 @@ public struct Router<Context>: Sendable {
         path.split(separator: "/", omittingEmptySubsequences: true)
     }
 
+    /// A route's captures for a path's parts, or nil when it does not match. Segments compare
+    /// as UTF-8 bytes (a path is percent-decoded but not normalised, so a route's ASCII text
+    /// matches only itself), which is cheaper than comparing strings as characters.
     static func captures(_ segments: [Segment], _ parts: [Substring]) -> [String: String]? {
         guard segments.count == parts.count else { return nil }
         // The literal segments first, so that a route that does not match allocates nothing.
         for (segment, part) in zip(segments, parts) {
-            if case .literal(let text) = segment, text != part { return nil }
+            if case .literal(let text) = segment, !text.utf8.elementsEqual(part.utf8) { return nil }
         }
         var captures: [String: String] = [:]
         for (segment, part) in zip(segments, parts) {
-            switch segment {
-            case .literal(let text): if text != part { return nil }
-            case .capture(let name, let suffix):
-                guard part.count > suffix.count, part.hasSuffix(suffix) else { return nil }
-                captures[name] = String(part.dropLast(suffix.count))
+            guard case .capture(let name, let suffix) = segment else { continue }
+            if suffix.isEmpty {
+                captures[name] = String(part)
+                continue
             }
+            guard part.count > suffix.count, part.hasSuffix(suffix) else { return nil }
+            captures[name] = String(part.dropLast(suffix.count))
         }
         return captures
     }

@@ -141,4 +141,28 @@ import Testing
     @Test func escapingCoversTheFiveCharacters() {
         #expect(HTML.escape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
     }
+
+    @Test func routesAreTriedInTheOrderTheyWereAddedWhicheverSegmentCaptures() {
+        var router = Router<Context>()
+        router.get("/:kind/new") { request, _ in .text("capture first \(request.routeParameters["kind"] ?? "")") }
+        router.get("/concerts/:id") { request, _ in .text("concert \(request.routeParameters["id"] ?? "")") }
+        router.get("/:kind/:id") { request, _ in .text("any \(request.routeParameters["kind"] ?? "")") }
+        router.post("/concerts/new") { _, _ in .text("never reached by GET") }
+        router.get("/") { _, _ in .text("home") }
+        func body(_ method: String, _ path: String) -> String {
+            String(
+                decoding: router.respond(to: request(method, path), context: Context(), logger: Logger(label: "t"))
+                    .body,
+                as: UTF8.self)
+        }
+        #expect(body("GET", "/concerts/new") == "capture first concerts")
+        #expect(body("GET", "/concerts/7") == "concert 7")
+        #expect(body("GET", "/users/7") == "any users")
+        #expect(body("POST", "/concerts/new") == "never reached by GET")
+        #expect(body("GET", "/") == "home")
+        let wrongMethod = router.respond(
+            to: request("DELETE", "/concerts/new"), context: Context(), logger: Logger(label: "t"))
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.headers.contains { $0.0 == "Allow" && $0.1 == "GET, HEAD, POST" })
+    }
 }

@@ -206,7 +206,7 @@ import Users
         #expect(try sessions.resolve(token: session.token, credential: .cookie, now: start + 30) != nil)
         #expect(abs(try lastSeen().timeIntervalSince(start)) < 0.001)
 
-        // After it: the same statement moves last_seen_at on.
+        // After it: the lookup moves last_seen_at on.
         let later = start + 25 * 60
         #expect(try sessions.resolve(token: session.token, credential: .cookie, now: later)?.userId == user.id)
         #expect(abs(try lastSeen().timeIntervalSince(later)) < 0.001)

@@ -42,12 +42,12 @@ public struct Sessions {
 
     /// The signed-in user for a token, or nil when it is unknown or expired.
     ///
-    /// One statement, which also moves `last_seen_at` on when it is older than
-    /// `touchInterval`. That touch commits without waiting for its WAL flush: the UPDATE's
-    /// `RETURNING` sets `synchronous_commit` off for this statement's own transaction only
-    /// (the main query counts the touched rows so that the setting is evaluated). A crash
-    /// can lose the last fraction of a second of touches, which moves a session's 30-minute
-    /// idle timeout a minute earlier at most.
+    /// A read-only statement; only when `last_seen_at` is older than `touchInterval` does a
+    /// second one move it on (a data-modifying CTE in the lookup cost PostgreSQL about a third
+    /// more on every request, bench/FINDINGS.md). That touch commits without waiting for its
+    /// WAL flush: the UPDATE's `RETURNING` sets `synchronous_commit` off for its own
+    /// transaction only. A crash can lose the last fraction of a second of touches, which moves
+    /// a session's 30-minute idle timeout a minute earlier at most.
     public func resolve(token: String, credential: Principal.Credential, now: Date = Date()) throws -> Principal? {
         guard token.count <= 100 else { return nil }
         let idleLimit = now.addingTimeInterval(-Sessions.idleTimeout)
@@ -55,23 +55,25 @@ public struct Sessions {
         guard
             let row = try connection.query(
                 """
-                WITH found AS (
-                    SELECT s.id, s.csrf_token, u.id AS user_id, u.email, u.name, u.role
-                    FROM sessions s JOIN users u ON u.id = s.user_id
-                    WHERE s.token_hash = \(Sessions.hash(token)) AND s.expires_at > \(now)
-                      AND s.last_seen_at > \(idleLimit)
-                ), touched AS (
-                    UPDATE sessions SET last_seen_at = \(now)
-                    WHERE id = (SELECT id FROM found) AND last_seen_at < \(touchBefore)
-                    RETURNING set_config('synchronous_commit', 'off', true)
-                )
-                SELECT found.*, (SELECT count(*) FROM touched) AS touched FROM found
+                SELECT s.id, s.csrf_token, s.last_seen_at < \(touchBefore) AS stale,
+                       u.id AS user_id, u.email, u.name, u.role
+                FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = \(Sessions.hash(token)) AND s.expires_at > \(now)
+                  AND s.last_seen_at > \(idleLimit)
                 """
             ).first
         else { return nil }
+        let id: String = try row.decode("id")
+        if try row.decode("stale", as: Bool.self) {
+            try connection.execute(
+                """
+                UPDATE sessions SET last_seen_at = \(now) WHERE id = \(id) AND last_seen_at < \(touchBefore)
+                RETURNING set_config('synchronous_commit', 'off', true)
+                """)
+        }
         return Principal(
             userId: try row.decode("user_id"), email: try row.decode("email"), name: try row.decode("name"),
-            role: Role(rawValue: try row.decode("role")) ?? .customer, sessionKey: try row.decode("id"),
+            role: Role(rawValue: try row.decode("role")) ?? .customer, sessionKey: id,
             csrfToken: try row.decode("csrf_token"), credential: credential)
     }
 

@@ -209,4 +209,49 @@ import Web
             "n", as: Int.self)
         #expect(after == before)
     }
+
+    @Test func aCancelledConcertsFreeOrderIsRefundedWithoutTheGatewayAndThePaidOnesStillAre() throws {
+        let world = try World()
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
+        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 4, 0)])
+        try world.cart("ivy", [("dua", "standing", 1), ("free", "floor", 2)])
+        let mixed = try #require(try world.confirm("ivy").first?.checkoutId)
+        try world.cart("joe", [("free", "floor", 1), ("dua", "standing", 1)])
+        let other = try #require(try world.confirm("joe").first?.checkoutId)
+        for checkoutId in [mixed, other] {
+            world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
+            #expect(try payments(world).pay(checkoutId, paymentMethod: try card("4242424242424242")) == .paid)
+            try run(
+                PaymentSettlement(store: world.store, gateway: world.payments.gateway),
+                on: Payment.streamId(checkoutId), world)
+        }
+        func order(_ checkoutId: String, free: Bool) throws -> String {
+            try #require(try payments(world).load(checkoutId).orders.first { ($0.amount == 0) == free }).orderId
+        }
+        #expect(try orders(world).load(try order(mixed, free: true)).status == .completed)
+
+        // Both concerts cancelled: the free one's orders have nothing to give back, and the
+        // reactor neither asks the gateway for it nor stops there (it used to throw).
+        for concert in ["free", "dua"] {
+            try ConcertCommands(connection: world.connection, store: world.store).cancel(concert, by: "organiser")
+            for _ in 0..<2 {  // replayed: once
+                try run(
+                    ConcertCancellationRefunds(store: world.store, gateway: world.payments.gateway),
+                    on: Concert.streamId(concert), world)
+            }
+        }
+        for checkoutId in [mixed, other] {
+            #expect(try orders(world).load(try order(checkoutId, free: true)).status == .refunded)
+            let payment = try payments(world).load(checkoutId)
+            #expect(payment.status == .refunded && payment.refunded == 39_900 && payment.refunds.count == 1)
+            for _ in 0..<2 {
+                try run(RefundSettlement(store: world.store), on: Payment.streamId(checkoutId), world)
+            }
+            #expect(try orders(world).load(try order(checkoutId, free: false)).status == .refunded)
+        }
+        #expect(
+            try TestDatabases.count(
+                "SELECT sum(sold)::int AS n FROM availability_shards WHERE concert_id IN ('free', 'dua')",
+                on: world.connection) == 0)
+    }
 }

@@ -23,20 +23,29 @@ struct RefundSettlement: Projection {
     static func settle(_ refunded: PaymentRefunded, store: StoreSetup, on tx: Connection, metadata: EventMetadata)
         throws
     {
+        try refundOrders(
+            refunded.orderIds, gatewayRefundId: refunded.gatewayRefundId, reason: refunded.reason,
+            now: refunded.refundedAt, store: store, on: tx, metadata: metadata)
+    }
+
+    /// The completed ones of these orders refunded, and their sold tickets back on sale, in the
+    /// caller's transaction. Also for orders with no money to give back (free tickets), which
+    /// no payment refund names (`ConcertCancellationRefunds`).
+    static func refundOrders(
+        _ orderIds: [String], gatewayRefundId: String, reason: String, now: Date, store: StoreSetup,
+        on tx: Connection, metadata: EventMetadata
+    ) throws {
         let orders = OrderCommands(connection: tx, store: store)
         let reservations = TicketReservations(connection: tx, inlineProjections: store.inlineProjections)
-        for orderId in refunded.orderIds {
+        for orderId in orderIds {
             let order = try orders.load(orderId)
             guard order.status == .completed else { continue }
             try orders.handle(
-                .refund(
-                    RefundOrder(
-                        gatewayRefundId: refunded.gatewayRefundId, reason: refunded.reason, now: refunded.refundedAt)),
+                .refund(RefundOrder(gatewayRefundId: gatewayRefundId, reason: reason, now: now)),
                 orderId: orderId, metadata: metadata)
             if try reservations.load(order.reservationId).status == .confirmed {
                 try reservations.end(
-                    order.reservationId, .returnTickets(reason: "refunded"), now: refunded.refundedAt,
-                    metadata: metadata,
+                    order.reservationId, .returnTickets(reason: "refunded"), now: now, metadata: metadata,
                     inCallersTransaction: tx)
             }
         }

@@ -53,7 +53,7 @@ import Testing
         ).then([])
     }
 
-    @Test func aPaymentOfNothingOrOfTooMuchIsRefused() throws {
+    @Test func aPaymentOfNoOrderOrOfTooMuchIsRefused() throws {
         try Spec.given([]).when(
             .initiate(
                 InitiatePayment(
@@ -65,6 +65,32 @@ import Testing
                 InitiatePayment(
                     paymentId: "c", checkoutId: "c", userId: "ann", orders: huge, currency: "PLN", now: Self.now))
         ).thenThrows(where: { $0 is PaymentError })
+    }
+
+    @Test func aPaymentForFreeTicketsOnlyIsConfirmedAsItIsMadeWithoutTheGateway() throws {
+        let free = [
+            PaymentOrder(orderId: "c-1", concertId: "rehearsal", amount: 0),
+            PaymentOrder(orderId: "c-2", concertId: "open-day", amount: 0),
+        ]
+        let command = InitiatePayment(
+            paymentId: "c", checkoutId: "c", userId: "ann", orders: free, currency: "PLN", now: Self.now)
+        let initiated = Payment.Event.initiated(
+            PaymentInitiated(
+                paymentId: "c", checkoutId: "c", userId: "ann", orders: free, amount: 0, currency: "PLN",
+                initiatedAt: Self.now))
+        let confirmed = Payment.Event.confirmed(
+            PaymentConfirmed(
+                paymentId: "c", checkoutId: "c", gatewayPaymentId: "", amount: 0, currency: "PLN", orders: free,
+                afterFailure: false, source: .free, confirmedAt: Self.now))
+        try Spec.given([]).when(.initiate(command)).then([initiated, confirmed])
+        try Spec.given([initiated, confirmed]).when(.initiate(command)).then([])
+        // Nothing to give back, and nothing the gateway could be asked about.
+        try Spec.given([initiated, confirmed]).when(
+            .recordRefund(
+                RecordRefund(gatewayRefundId: "re_1", amount: 1, orderIds: ["c-1"], reason: "x", now: Self.now))
+        ).thenThrows(PaymentError.notRefundable(left: 0))
+        try Spec.given([initiated, confirmed]).when(Self.observe("pi_1", .succeeded))
+            .thenThrows(PaymentError.unknownIntent("pi_1"))
     }
 
     @Test func anIntentSucceedingConfirmsThePaymentOnce() throws {

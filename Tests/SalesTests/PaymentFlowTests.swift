@@ -254,4 +254,31 @@ import Web
                 "SELECT sum(sold)::int AS n FROM availability_shards WHERE concert_id IN ('free', 'dua')",
                 on: world.connection) == 0)
     }
+
+    @Test func freeTicketsAloneAreConfirmedAndTheirOrderCompletedWithoutTheGateway() throws {
+        let world = try World()
+        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 4, 0)])
+        try world.cart("kim", [("free", "floor", 2)])
+        let held = try world.confirm("kim")
+        let checkoutId = world.checkout.afterConfirm(
+            held, requestId: "r", on: world.connection, logger: .init(label: "test"))
+        let payment = try payments(world).load(checkoutId)
+        #expect(payment.status == .confirmed && payment.amount == 0 && payment.intents.isEmpty)
+        let orderId = try #require(payment.orders.first?.orderId)
+        #expect(try orders(world).load(orderId).status == .completed)
+        func sold() throws -> Int {
+            try TestDatabases.count(
+                "SELECT sum(sold)::int AS n FROM availability_shards WHERE concert_id = 'free'", on: world.connection)
+        }
+        #expect(try sold() == 2)
+        // The process manager behind the request finds the order completed.
+        try run(
+            PaymentSettlement(store: world.store, gateway: world.payments.gateway), on: Payment.streamId(checkoutId),
+            world)
+        #expect(try sold() == 2)
+        #expect(
+            try TestDatabases.count(
+                "SELECT count(*)::int AS n FROM payments WHERE id = '\(checkoutId)' AND gateway_payment_id IS NULL",
+                on: world.connection) == 1)
+    }
 }

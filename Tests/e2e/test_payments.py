@@ -19,6 +19,7 @@ from conftest import Database, EncoreSession, wait_until
 from payments_support import (DECLINED_CARD, GOOD_CARD, intent, intent_event, payment_method, register_webhook, stripe,
                               signed)
 from test_cart_api import ONLINE, available, create_concert, expect_error, level, new_customer, sign_in
+from tickets_support import tickets_of
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +164,30 @@ def test_cancelling_a_concert_refunds_its_paid_orders(customer, organiser, db):
     order_id = checkout["orders"][0]["id"]
     wait_until(lambda: customer.get(f"/api/orders/{order_id}").json()["order"]["status"] == "refunded", 60, 0.2,
                "the cancelled concert's order to be refunded")
+
+
+def test_free_tickets_alone_need_no_card_and_a_cancellation_voids_them_with_nothing_to_give_back(
+        customer, organiser, db):
+    free = create_concert(organiser, db, [level("rehearsal", 5, 0)])
+    checkout = checkout_of(customer, [(free["id"], "rehearsal", 2)])
+    assert checkout["status"] == "paid", checkout
+    [payment] = checkout["payments"]
+    assert payment["status"] == "confirmed" and payment["amount"] == 0
+    assert "gatewayPaymentId" not in payment and "clientSecret" not in payment
+    assert [o["status"] for o in checkout["orders"]] == ["completed"]
+    assert events_of(db, f"payment-{checkout['id']}", "PaymentIntentCreated") == 0
+    assert available(customer, free["id"])["rehearsal"] == 3
+    order_id = checkout["orders"][0]["id"]
+    tickets = tickets_of(customer, order_id, 2)
+    page = customer.get(f"/checkout/{checkout['id']}")
+    assert "these tickets are free" in page.text and 'id="payment-form"' not in page.text
+
+    assert organiser.post(f"/api/concerts/{free['id']}/cancel", json={}).status_code == 200
+    wait_until(lambda: customer.get(f"/api/orders/{order_id}").json()["order"]["status"] == "refunded", 60, 0.2,
+               "the cancelled concert's free order to be refunded")
+    wait_until(lambda: all(customer.get(f"/api/tickets/{t['id']}").json()["ticket"]["status"] == "void"
+                           for t in tickets), 30, 0.2, "the free tickets to be void")
+    assert events_of(db, f"payment-{checkout['id']}", "PaymentRefunded") == 0
 
 
 # --------------------------------------------------------------------------------- webhooks

@@ -56,14 +56,22 @@ enum Initiating {
             throw PaymentError.invalid(field: "amount", message: "An order's amount is out of range.")
         }
         let amount = command.orders.reduce(0) { $0 + $1.amount }  // bounded: at most 20 orders
-        guard amount > 0, amount <= maxAmount else {
-            throw PaymentError.invalid(field: "amount", message: "A payment is 1 to \(maxAmount) minor units.")
+        guard amount <= maxAmount else {
+            throw PaymentError.invalid(field: "amount", message: "A payment is at most \(maxAmount) minor units.")
         }
+        let initiated = PaymentInitiated(
+            paymentId: command.paymentId, checkoutId: command.checkoutId, userId: command.userId,
+            orders: command.orders, amount: amount, currency: command.currency, initiatedAt: command.now)
+        guard amount == 0 else { return [.initiated(initiated)] }
+        // Free tickets only: nothing for the gateway to take, so the payment is confirmed as it
+        // is made, and its orders complete as any paid order's do (`PaymentSettlement`).
         return [
-            .initiated(
-                PaymentInitiated(
-                    paymentId: command.paymentId, checkoutId: command.checkoutId, userId: command.userId,
-                    orders: command.orders, amount: amount, currency: command.currency, initiatedAt: command.now))
+            .initiated(initiated),
+            .confirmed(
+                PaymentConfirmed(
+                    paymentId: command.paymentId, checkoutId: command.checkoutId, gatewayPaymentId: "", amount: 0,
+                    currency: command.currency, orders: command.orders, afterFailure: false, source: .free,
+                    confirmedAt: command.now)),
         ]
     }
 }
@@ -120,6 +128,8 @@ public struct GatewayObservation: Sendable, Equatable {
         case webhook
         /// Reconciliation asked the gateway.
         case reconciliation
+        /// No gateway: the payment was of nothing (free tickets), confirmed as it was made.
+        case free
     }
 
     public let gatewayPaymentId: String

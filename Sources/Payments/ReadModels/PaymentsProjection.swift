@@ -74,7 +74,7 @@ public struct PaymentsProjection: Projection {
             case .confirmed(let e):
                 try connection.executeLater(
                     """
-                    UPDATE \(unsafeSQL: payments) SET status = 'confirmed', gateway_payment_id = \(e.gatewayPaymentId),
+                    UPDATE \(unsafeSQL: payments) SET status = 'confirmed', gateway_payment_id = NULLIF(\(e.gatewayPaymentId), ''),
                         last_decline = NULL, updated_at = \(e.confirmedAt)
                     WHERE id = \(e.paymentId)
                     """)

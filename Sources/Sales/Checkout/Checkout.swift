@@ -87,6 +87,22 @@ final class Checkout: Sendable {
         }
     }
 
+    /// What follows a committed checkout in its request, and returns its id: the payment's
+    /// intent made at the gateway, or, when every ticket is free (the payment was confirmed as
+    /// it was made), its orders settled at once, as `PaymentSettlement` would do behind it.
+    func afterConfirm(_ held: [ReservationHeld], requestId: String, on connection: Connection, logger: Logger)
+        -> String
+    {
+        let checkoutId = held.first?.checkoutId ?? ""
+        let total = held.flatMap(\.items).reduce(0) { $0 + $1.unitPrice * $1.quantity }
+        if !held.isEmpty, total == 0 {
+            settle(checkoutId, on: connection, metadata: EventMetadata(correlationId: requestId), logger: logger)
+        } else {
+            prepareIntent(checkoutId, requestId: requestId, on: connection, logger: logger)
+        }
+        return checkoutId
+    }
+
     /// Makes the payment's intent at the gateway, after the checkout committed. When the
     /// gateway fails, the payment stays `initiated`: the checkout is confirmed all the same,
     /// and the intent is made when the customer pays (`PaymentCommands.pay`).

@@ -35,8 +35,8 @@ struct CheckoutAPI: Sendable {
         let buyer = try context.requireSignedIn()
         let view = try context.database.with { connection in
             let held = try checkout.confirm(buyer: buyer, requestId: request.requestId, on: connection)
-            let checkoutId = held.first?.checkoutId ?? ""
-            checkout.prepareIntent(checkoutId, requestId: request.requestId, on: connection, logger: context.logger)
+            let checkoutId = checkout.afterConfirm(
+                held, requestId: request.requestId, on: connection, logger: context.logger)
             return try CheckoutView.load(checkoutId, for: buyer, browser: browser, on: connection)
         }
         return try .json(CheckoutBody(checkout: view), status: 201)

@@ -38,10 +38,8 @@ struct CheckoutPages: Sendable {
         return try HTTPError.answering {
             let checkoutId = try context.database.with { connection in
                 let held = try api.checkout.confirm(buyer: buyer, requestId: request.requestId, on: connection)
-                let checkoutId = held.first?.checkoutId ?? ""
-                api.checkout.prepareIntent(
-                    checkoutId, requestId: request.requestId, on: connection, logger: context.logger)
-                return checkoutId
+                return api.checkout.afterConfirm(
+                    held, requestId: request.requestId, on: connection, logger: context.logger)
             }
             return .redirect(to: "/checkout/\(checkoutId)")
         } withPage: { error in
@@ -73,6 +71,8 @@ struct CheckoutPages: Sendable {
         let status: String
         let held: Bool
         let paid: Bool
+        /// Paid for nothing: every ticket was free.
+        let free: Bool
         let cancelled: Bool
         let refunded: Bool
         /// The payment is confirmed but an order is not completed yet, or the gateway is still at it.
@@ -104,8 +104,10 @@ struct CheckoutPages: Sendable {
         var page = try context.page(
             "checkout", title: "Checkout",
             CheckoutPage(
-                id: id, status: view.status, held: view.status == "held", paid: view.status == "paid",
-                cancelled: view.status == "cancelled", refunded: view.status == "refunded", settling: settling,
+                id: id, status: view.status, held: view.status == "held",
+                paid: view.status == "paid" && payment?.amount != 0,
+                free: view.status == "paid" && payment?.amount == 0, cancelled: view.status == "cancelled",
+                refunded: view.status == "refunded", settling: settling,
                 payable: payable && view.status == "held", reservations: shown,
                 expiresAtISO: DateText.rfc3339(view.expiresAt),
                 secondsLeft: max(0, Int(view.expiresAt.timeIntervalSinceNow)),

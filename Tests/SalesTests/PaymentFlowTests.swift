@@ -171,6 +171,30 @@ import Web
         #expect(try shard(world) == (2, 0), "fay's hold only")
     }
 
+    @Test func aLatePaymentsFreeOrderWhoseTicketsAreGoneIsCalledOffWithNothingToRefund() throws {
+        let world = try World()
+        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
+        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 1, 0)])
+        try world.cart("liv", [("dua", "standing", 1), ("free", "floor", 1)])
+        let checkoutId = try #require(try world.confirm("liv").first?.checkoutId)
+        world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
+        try payBehindTheHold(world, checkoutId)
+        // Meanwhile someone else took the free ticket that came back.
+        try world.cart("max", [("free", "floor", 1)])
+        _ = try world.confirm("max")
+        for _ in 0..<2 {  // replayed: once (the settlement used to stop here, asking for a refund of nothing)
+            try run(
+                PaymentSettlement(store: world.store, gateway: world.payments.gateway),
+                on: Payment.streamId(checkoutId), world)
+        }
+        let payment = try payments(world).load(checkoutId)
+        #expect(payment.status == .confirmed && payment.refunded == 0)
+        let free = try #require(payment.orders.first { $0.amount == 0 }).orderId
+        let paid = try #require(payment.orders.first { $0.amount > 0 }).orderId
+        #expect(try orders(world).load(free).status == .cancelled)
+        #expect(try orders(world).load(paid).status == .completed)
+    }
+
     @Test func aRefundReturnsTheOrdersTicketsToSaleOnce() throws {
         let world = try World()
         let checkoutId = try checkout(world, "gil")

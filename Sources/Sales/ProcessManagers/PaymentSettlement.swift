@@ -53,8 +53,11 @@ struct PaymentSettlement: Projection {
                     try orders.handle(
                         .compensate(CompensateOrder(reason: "tickets_gone", now: now)), orderId: order.id!,
                         metadata: metadata)
-                    try PaymentCommands(connection: tx, store: store, gateway: gateway).refund(
-                        paymentId, orderIds: [paid.orderId], reason: "tickets_gone", now: now, metadata: metadata)
+                    // An order of free tickets took no money: nothing to give back.
+                    if paid.amount > 0 {
+                        try PaymentCommands(connection: tx, store: store, gateway: gateway).refund(
+                            paymentId, orderIds: [paid.orderId], reason: "tickets_gone", now: now, metadata: metadata)
+                    }
                     continue
                 }
                 reservationId = again

@@ -143,9 +143,10 @@ public enum ProjectionDaemon {
             var applied = 0
             var anyFull = false
             let now = Date()
+            let round = SharedRead()
             for runner in runners where (failedUntil[runner.projection.name] ?? now) <= now {
                 do {
-                    let count = try runner.runBatch(on: connection)
+                    let count = try runner.runBatch(on: connection, sharing: round)
                     applied += count
                     anyFull = anyFull || count >= runner.batchSize
                 } catch let error as PostgresError where error.kind == .connection {

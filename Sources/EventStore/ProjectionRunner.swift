@@ -20,11 +20,20 @@ public struct ProjectionRunner {
 
     /// Applies the next batch; returns how many events it applied: 0 when caught up, or when
     /// another process holds the projection.
+    ///
+    /// `round`: the events that the daemon's other projections read in this round, used when
+    /// they cover this projection's next events (and given this one's when they do not).
     @discardableResult
-    public func runBatch(on connection: Connection) throws -> Int {
+    public func runBatch(on connection: Connection, sharing round: SharedRead? = nil) throws -> Int {
         try connection.transaction { tx in
             guard let checkpoint = try Checkpoints.lock(projection.name, on: tx, wait: false) else { return 0 }
-            let events = try EventStore(connection: tx).readAll(after: checkpoint, maxCount: batchSize)
+            let events: [RecordedEvent]
+            if let shared = round?.events(after: checkpoint, maxCount: batchSize) {
+                events = shared
+            } else {
+                events = try EventStore(connection: tx).readAll(after: checkpoint, maxCount: batchSize)
+                round?.keep(events, after: checkpoint)
+            }
             guard let last = events.last else { return 0 }
             try projection.apply(
                 events, to: ProjectionTarget(connection: tx, schema: readModelSchema, isRebuild: false))
@@ -62,6 +71,37 @@ public struct ProjectionRunner {
             total += applied
             if applied < batchSize { return total }
         }
+    }
+}
+
+/// The events one round of a daemon's batches read, so that the projections that are at the
+/// same place in the global order (all of them, once caught up) read each event from
+/// PostgreSQL once per round instead of once each.
+///
+/// What `EventStore.readAll` returned after a checkpoint is every event between that
+/// checkpoint and the last one it returned: it reads only transactions older than every one
+/// still running, so nothing can later appear in that stretch. Any projection whose
+/// checkpoint falls inside the stretch therefore gets exactly its next events from it.
+public final class SharedRead {
+    private var after = Checkpoint.start
+    private var events: [RecordedEvent] = []
+
+    public init() {}
+
+    /// The events after `checkpoint`, at most `maxCount`, when this round's read covers them;
+    /// nil when the projection must read for itself (behind the read, or past its end).
+    func events(after checkpoint: Checkpoint, maxCount: Int) -> [RecordedEvent]? {
+        guard let last = events.last, after <= checkpoint, checkpoint < last.checkpoint,
+            let first = events.firstIndex(where: { $0.checkpoint > checkpoint })
+        else { return nil }
+        return Array(events[first...].prefix(maxCount))
+    }
+
+    /// Keeps a projection's own read for the ones after it.
+    func keep(_ read: [RecordedEvent], after checkpoint: Checkpoint) {
+        guard !read.isEmpty else { return }
+        after = checkpoint
+        events = read
     }
 }
 

@@ -39,6 +39,41 @@ import Testing
         #expect(status.eventsBehind == 0 && status.builtVersion == 1 && !status.needsRebuild)
     }
 
+    @Test func projectionsAtDifferentPlacesShareARoundsReadAndEachGetsItsEventsOnceInOrder() throws {
+        let url = try TestDatabase.fresh()
+        let connection = try Connection(url: url)
+        let early = Locked([RecordedEvent]())
+        let alsoEarly = Locked([RecordedEvent]())
+        let late = Locked([RecordedEvent]())
+        let first = Recorder(name: "early", seen: early)
+        let second = Recorder(name: "also-early", seen: alsoEarly)
+        try ProjectionSetup.prepare([first, second], on: connection)
+        try appendEvents(url, count: 30, prefix: "a")
+        _ = try eventually { try EventStore(connection: connection).headCheckpoint().position >= 30 }
+        let third = Recorder(name: "late", seen: late)
+        try ProjectionSetup.prepare([third], on: connection)
+        try appendEvents(url, count: 40, prefix: "b")
+        // The first reads for the round; the second is where it was, the third inside its read.
+        let runners = [first, second, third].map { ProjectionRunner(projection: $0, batchSize: 100) }
+        #expect(
+            try eventually {
+                let round = SharedRead()
+                for runner in runners { try runner.runBatch(on: connection, sharing: round) }
+                return early.value.count == 70 && late.value.count == 40
+            })
+        for _ in 0..<3 {
+            let round = SharedRead()
+            for runner in runners { #expect(try runner.runBatch(on: connection, sharing: round) == 0) }
+        }
+        for seen in [early.value, alsoEarly.value, late.value] {
+            #expect(Set(seen.map(\.eventId)).count == seen.count)
+            #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.checkpoint < $1.checkpoint })
+        }
+        #expect(alsoEarly.value.map(\.eventId) == early.value.map(\.eventId))
+        #expect(late.value.map(\.eventId) == early.value.suffix(40).map(\.eventId))
+        #expect(late.value.allSatisfy { $0.streamId.hasPrefix("b") })
+    }
+
     @Test func theDaemonIsWokenByAppendsAndStopsWhenAsked() throws {
         let url = try TestDatabase.fresh()
         let daemon = Background { shouldStop in

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// Dates as pages show them, in UTC, computed directly rather than through Foundation's
 /// formatters: pages render many dates per request, and building an ICU formatter for each
@@ -31,7 +32,7 @@ public enum DateText {
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
-    /// The civil date and time of a moment in UTC (Howard Hinnant's days-to-civil algorithm).
+    /// The civil date and time of a moment in UTC (the day from `CivilCalendar`).
     struct Parts {
         let year, month, day, hour, minute, second, weekday: Int
 
@@ -47,15 +48,7 @@ public enum DateText {
             minute = rest / 60 % 60
             second = rest % 60
             weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday
-            let z = days + 719_468
-            let era = (z >= 0 ? z : z - 146_096) / 146_097
-            let doe = z - era * 146_097
-            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-            let mp = (5 * doy + 2) / 153
-            day = doy - (153 * mp + 2) / 5 + 1
-            month = mp < 10 ? mp + 3 : mp - 9
-            year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+            (year, month, day) = CivilCalendar.date(dayNumber: days)
         }
     }
 }

@@ -32,6 +32,21 @@ import Web
         return checkoutId
     }
 
+    /// Dua Lipa's paid level (capacity 4) and a free concert's level; `user`'s confirmed cart of
+    /// `items` from them, its intent made.
+    func mixedCheckout(
+        _ world: World, _ user: String, _ items: [(String, String, Int)], freeCapacity: Int = 4
+    ) throws -> String {
+        if try world.catalog.find(id: "dua", on: world.connection) == nil {
+            try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
+            try world.concert("free", artist: "Open Rehearsal", levels: [("floor", freeCapacity, 0)])
+        }
+        try world.cart(user, items)
+        let checkoutId = try #require(try world.confirm(user).first?.checkoutId)
+        world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
+        return checkoutId
+    }
+
     func card(_ number: String) throws -> String {
         let client = try StripeClient(
             configuration: .init(baseURL: Localstripe.base, secretKey: StripeSecret("sk_test_encore_sales")))
@@ -173,11 +188,8 @@ import Web
 
     @Test func aLatePaymentsFreeOrderWhoseTicketsAreGoneIsCalledOffWithNothingToRefund() throws {
         let world = try World()
-        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
-        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 1, 0)])
-        try world.cart("liv", [("dua", "standing", 1), ("free", "floor", 1)])
-        let checkoutId = try #require(try world.confirm("liv").first?.checkoutId)
-        world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
+        let checkoutId = try mixedCheckout(
+            world, "liv", [("dua", "standing", 1), ("free", "floor", 1)], freeCapacity: 1)
         try payBehindTheHold(world, checkoutId)
         // Meanwhile someone else took the free ticket that came back.
         try world.cart("max", [("free", "floor", 1)])
@@ -215,11 +227,7 @@ import Web
 
     @Test func aFreeOrderIsNotRefundedAtTheGateway() throws {
         let world = try World()
-        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
-        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 4, 0)])
-        try world.cart("hal", [("dua", "standing", 1), ("free", "floor", 1)])
-        let checkoutId = try #require(try world.confirm("hal").first?.checkoutId)
-        world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
+        let checkoutId = try mixedCheckout(world, "hal", [("dua", "standing", 1), ("free", "floor", 1)])
         #expect(try payments(world).pay(checkoutId, paymentMethod: try card("4242424242424242")) == .paid)
         let payment = try payments(world).load(checkoutId)
         let free = try #require(payment.orders.first { $0.amount == 0 }).orderId
@@ -236,14 +244,9 @@ import Web
 
     @Test func aCancelledConcertsFreeOrderIsRefundedWithoutTheGatewayAndThePaidOnesStillAre() throws {
         let world = try World()
-        try world.concert("dua", artist: "Dua Lipa", levels: [("standing", 4, 39_900)])
-        try world.concert("free", artist: "Open Rehearsal", levels: [("floor", 4, 0)])
-        try world.cart("ivy", [("dua", "standing", 1), ("free", "floor", 2)])
-        let mixed = try #require(try world.confirm("ivy").first?.checkoutId)
-        try world.cart("joe", [("free", "floor", 1), ("dua", "standing", 1)])
-        let other = try #require(try world.confirm("joe").first?.checkoutId)
+        let mixed = try mixedCheckout(world, "ivy", [("dua", "standing", 1), ("free", "floor", 2)])
+        let other = try mixedCheckout(world, "joe", [("free", "floor", 1), ("dua", "standing", 1)])
         for checkoutId in [mixed, other] {
-            world.checkout.prepareIntent(checkoutId, requestId: "r", on: world.connection, logger: .init(label: "test"))
             #expect(try payments(world).pay(checkoutId, paymentMethod: try card("4242424242424242")) == .paid)
             try run(
                 PaymentSettlement(store: world.store, gateway: world.payments.gateway),
